@@ -1,0 +1,1 @@
+"""Moscow district news feed aggregator."""

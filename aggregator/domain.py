@@ -1,0 +1,318 @@
+"""Frozen data shared by every layer: config, fetch results, parsed and normalized entries, stories.
+
+All datetimes here are timezone-aware UTC; Europe/Moscow appears only where a human reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+CITY = "city"
+"""The `district` of a city-wide source: its stories belong to no district by origin."""
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class District:
+    """A district (район) or a former New Moscow settlement (поселение, valid until 2024-05-08)."""
+
+    slug: str
+    name: str
+    okrug: str
+    kind: Literal["district", "settlement"] = "district"
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Okrug:
+    """An administrative okrug; `districts` lists the slugs of its districts and settlements."""
+
+    slug: str
+    name: str
+    abbr: str
+    short_name: str
+    districts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured feed: `district` is a district slug, an okrug slug or CITY."""
+
+    url: str
+    title: str
+    district: str
+    refresh: timedelta | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic with its Russian name and keywords (matched on stems, not exact forms)."""
+
+    slug: str
+    name: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Service-wide settings from `config/service.yaml`; every field has a sensible default."""
+
+    contact_url: str = "https://github.com/moscow-district-feeds/aggregator"
+    public_url: str = "http://127.0.0.1:8080"
+    default_refresh: timedelta = timedelta(minutes=15)
+    max_body_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_redirects: int = 5
+    concurrency: int = 16
+    feed_size: int = 50
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration; built only by `aggregator.config.load_config`."""
+
+    okrugs: tuple[Okrug, ...]
+    districts: tuple[District, ...]
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+
+    def okrug(self, slug: str) -> Okrug | None:
+        return next((o for o in self.okrugs if o.slug == slug), None)
+
+    def district(self, slug: str) -> District | None:
+        return next((d for d in self.districts if d.slug == slug), None)
+
+    def topic(self, slug: str) -> Topic | None:
+        return next((t for t in self.topics if t.slug == slug), None)
+
+    def area(self, slug: str) -> frozenset[str] | None:
+        """The tag slugs an area feed selects: a district itself, or an okrug with its districts."""
+        okrug = self.okrug(slug)
+        if okrug is not None:
+            return frozenset((okrug.slug, *okrug.districts))
+        if self.district(slug) is not None:
+            return frozenset((slug,))
+        return None
+
+    def source_areas(self, district: str) -> tuple[str, ...]:
+        """The area tags a story from a source in `district` gets: the district and its okrug."""
+        if district == CITY:
+            return ()
+        found = self.district(district)
+        return (district, found.okrug) if found is not None else (district,)
+
+
+# --- fetching ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the fetcher needs to know about a stored feed for a conditional GET."""
+
+    feed_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A 200 response read in full; header names are lowercase."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    permanent_redirect: str | None = None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """A 304 response: the stored copy is current, nothing to parse."""
+
+    url: str
+    headers: Mapping[str, str]
+
+
+# --- parsing and normalizing ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One entry as the feed gave it; HTML not yet sanitized, dates already parsed if possible."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary_html: str
+    content_html: str
+    published: datetime | None
+    updated: datetime | None
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed; `problem` describes a recoverable error (the good entries are kept)."""
+
+    title: str
+    link: str | None
+    version: str
+    entries: tuple[ParsedEntry, ...]
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A normalized entry: safe HTML, canonical link, UTC dates, identity and fingerprints."""
+
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    author: str | None
+    categories: tuple[str, ...]
+    fingerprint: str
+    content_hash: str
+
+
+# --- deduplication plan --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExistingItem:
+    """A stored item of the feed being updated, found by its entry key."""
+
+    item_id: int
+    story_id: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What storage knows that the decider needs: this feed's items by key, stories by link and fingerprint."""
+
+    items: Mapping[str, ExistingItem]
+    stories_by_link: Mapping[str, int]
+    stories_by_fingerprint: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An entry to insert: it joins `story_id`, or else starts the story keyed `new_story_key`."""
+
+    entry: Entry
+    story_id: int | None
+    new_story_key: str | None
+    areas: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChangedItem:
+    """A stored item whose content changed upstream."""
+
+    item_id: int
+    story_id: int
+    entry: Entry
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """The decider's output for one feed; storage applies it and decides nothing."""
+
+    new_items: tuple[NewItem, ...] = ()
+    changed_items: tuple[ChangedItem, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    new_items: int = 0
+    new_stories: int = 0
+    updated_items: int = 0
+
+
+# --- feed outcomes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """The result of one attempt at one feed, recorded on the feed row."""
+
+    feed_id: int
+    attempted_at: datetime
+    next_fetch_at: datetime
+    ok: bool
+    status: int | None = None
+    error_kind: str | None = None
+    message: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    new_url: str | None = None
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorySource:
+    """One outlet that carried a story."""
+
+    outlet: str
+    feed_url: str
+    link: str | None
+    district: str
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story as subscribers see it: one entry that lists every outlet that carried it."""
+
+    id: int
+    key: str
+    title: str
+    link: str | None
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    sources: tuple[StorySource, ...]
+    areas: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoryQuery:
+    """Which stories an output shows: None means no filter on that dimension."""
+
+    areas: frozenset[str] | None = None
+    topics: frozenset[str] | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class OutputFeed:
+    """The metadata of one output feed; `id` is a stable URI, `self_url` the feed's own URL."""
+
+    id: str
+    title: str
+    subtitle: str
+    self_url: str
+    html_url: str
+    updated: datetime
