@@ -122,6 +122,9 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    title: str = ""
+    district: str = CITY
+    refresh: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,25 @@ class FeedOutcome:
     etag: str | None = None
     last_modified: str | None = None
     new_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A feed's stored state as a sysadmin reads it."""
+
+    feed_id: int
+    url: str
+    title: str
+    district: str
+    enabled: bool
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_status: int | None
+    error_kind: str | None
+    last_error: str | None
+    consecutive_errors: int
+    next_fetch_at: datetime | None
+    item_count: int = 0
 
 
 # --- output --------------------------------------------------------------------------------
