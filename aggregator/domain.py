@@ -140,10 +140,14 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class NotModified:
-    """A 304 response: the stored copy is current, nothing to parse."""
+    """A 304 response: the stored copy is current, nothing to parse.
+
+    `permanent_redirect` is the final URL when every hop to it was a 301 or 308, as in FetchResult.
+    """
 
     url: str
     headers: Mapping[str, str]
+    permanent_redirect: str | None = None
 
 
 # --- parsing and normalizing ---------------------------------------------------------------
