@@ -1,0 +1,176 @@
+"""Topics of a story from keyword stems, and the tags of an entry (topics and mentioned areas).
+
+Keywords are compiled once into `TopicRule`s: each keyword becomes a phrase of stem sets, so
+«электробус» matches «электробусов» and «детский сад» matches «детских садов» (consecutive
+words). Abbreviations written in capitals (МЦД, ЕГЭ) and indeclinable words (метро) match only
+their exact form, so «метро» never matches «метров». A title match weighs more than a body match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aggregator.domain import Entry, Topic
+from aggregator.gazetteer import Gazetteer
+from aggregator.textnorm import normalize_text, split_hyphens, stem_forms, stem_word, tokens
+
+__all__ = [
+    "TopicMatcher",
+    "TopicRule",
+    "compile_topics",
+    "explain_topics",
+    "story_tags",
+    "story_topics",
+]
+
+TITLE_WEIGHT = 2.0
+BODY_WEIGHT = 1.0
+THRESHOLD = 1.0
+"""A topic needs this score: one keyword in the title or in the body is enough for a short lead."""
+
+INDECLINABLE = frozenset({"метро", "кино", "кафе", "такси", "депо", "шоссе", "кашпо", "пальто"})
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    text: str
+    phrase: tuple[frozenset[str], ...]  # accepted stems per position
+    exact: tuple[str | None, ...]  # the exact word required at a position, if any
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """One topic compiled for matching; `exclude` and `categories` leave room for config."""
+
+    slug: str
+    keywords: tuple[_Keyword, ...]
+    exclude: tuple[_Keyword, ...] = ()
+    categories: frozenset[str] = field(default_factory=frozenset)
+
+
+def _compile_keyword(keyword: str) -> _Keyword | None:
+    raw = keyword.replace("ё", "е").replace("Ё", "Е")
+    words = split_hyphens(tokens(raw))
+    if not words:
+        return None
+    originals = split_hyphens(raw.replace("-", " ").split())
+    exact: list[str | None] = []
+    for k, word in enumerate(words):
+        original = originals[k] if len(originals) == len(words) else word
+        is_abbr = len(word) <= 6 and original.isupper() and len(original) > 1
+        exact.append(word if is_abbr or word in INDECLINABLE or word.isdigit() else None)
+    phrase = tuple(
+        frozenset({stem_word(w)}) if x is not None else stem_forms(w)
+        for w, x in zip(words, exact, strict=True)
+    )
+    return _Keyword(keyword, phrase, tuple(exact))
+
+
+def _compile_rule(topic: Topic) -> TopicRule:
+    keywords = tuple(k for k in map(_compile_keyword, topic.keywords) if k is not None)
+    return TopicRule(
+        topic.slug,
+        keywords,
+        categories=frozenset({normalize_text(topic.name), normalize_text(topic.slug)}),
+    )
+
+
+class TopicMatcher:
+    """Matches compiled topic rules against a title, a text and feed categories."""
+
+    def __init__(self, rules: Sequence[TopicRule]) -> None:
+        self.rules = tuple(rules)
+        self._index: dict[str, list[tuple[int, _Keyword, bool]]] = {}
+        for n, rule in enumerate(self.rules):
+            for keyword in rule.keywords:
+                self._add(n, keyword, excluded=False)
+            for keyword in rule.exclude:
+                self._add(n, keyword, excluded=True)
+        for bucket in self._index.values():
+            bucket.sort(key=lambda entry: -len(entry[1].phrase))
+
+    def _add(self, n: int, keyword: _Keyword, *, excluded: bool) -> None:
+        for first in keyword.phrase[0]:
+            self._index.setdefault(first, []).append((n, keyword, excluded))
+
+    def match(self, title: str, text: str, categories: Iterable[str] = ()) -> tuple[str, ...]:
+        """The slugs of the topics of a story, in rule order."""
+        scores, _, excluded = self._score(title, text)
+        cats = {normalize_text(c) for c in categories}
+        return tuple(
+            rule.slug
+            for n, rule in enumerate(self.rules)
+            if n not in excluded and (scores.get(n, 0.0) >= THRESHOLD or cats & rule.categories)
+        )
+
+    def explain(self, title: str, text: str) -> dict[str, list[str]]:
+        """Which keywords matched each topic (topics with no match are left out)."""
+        _, hits, _ = self._score(title, text)
+        return {self.rules[n].slug: sorted(found) for n, found in sorted(hits.items())}
+
+    def _score(
+        self, title: str, text: str
+    ) -> tuple[dict[int, float], dict[int, set[str]], set[int]]:
+        scores: dict[int, float] = {}
+        hits: dict[int, set[str]] = {}
+        excluded: set[int] = set()
+        for part, weight in ((title, TITLE_WEIGHT), (text, BODY_WEIGHT)):
+            words = split_hyphens(tokens(part))
+            stems = [stem_word(w) for w in words]
+            for i, stem in enumerate(stems):
+                seen: set[int] = set()
+                for n, keyword, is_exclusion in self._index.get(stem, ()):
+                    if n in seen or not _at(keyword, words, stems, i):
+                        continue
+                    seen.add(n)
+                    if is_exclusion:
+                        excluded.add(n)
+                        continue
+                    if keyword.text not in hits.setdefault(n, set()):
+                        scores[n] = scores.get(n, 0.0) + weight
+                    hits[n].add(keyword.text)
+        return scores, hits, excluded
+
+
+def _at(keyword: _Keyword, words: list[str], stems: list[str], i: int) -> bool:
+    if i + len(keyword.phrase) > len(words):
+        return False
+    for k, accepted in enumerate(keyword.phrase):
+        if stems[i + k] not in accepted:
+            return False
+        required = keyword.exact[k]
+        if required is not None and words[i + k] != required:
+            return False
+    return True
+
+
+def compile_topics(topics: Iterable[Topic]) -> TopicMatcher:
+    """Compile topics once; reuse the matcher for every story."""
+    return TopicMatcher([_compile_rule(t) for t in topics])
+
+
+def story_topics(title: str, text: str, topics: Sequence[Topic]) -> tuple[str, ...]:
+    """The topic slugs of one story (compiles the topics each call: prefer `compile_topics`)."""
+    return compile_topics(topics).match(title, text)
+
+
+def explain_topics(title: str, text: str, topics: Sequence[Topic]) -> dict[str, list[str]]:
+    """Which keywords of which topic matched one story."""
+    return compile_topics(topics).explain(title, text)
+
+
+@dataclass(frozen=True)
+class StoryTags:
+    """What classification adds to an entry: mentioned areas and topics."""
+
+    areas: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+def story_tags(entry: Entry, gazetteer: Gazetteer, matcher: TopicMatcher) -> StoryTags:
+    """Areas mentioned in an entry (with their okrugs) and its topics, from title and summary."""
+    return StoryTags(
+        areas=gazetteer.areas(entry.title, entry.summary),
+        topics=matcher.match(entry.title, entry.summary, entry.categories),
+    )
