@@ -1,0 +1,138 @@
+"""The database tables (SQLAlchemy Core) and the UTC datetime column type they share.
+
+The first Alembic migration creates exactly these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and returns them aware, on SQLite (which drops tzinfo) too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime given to storage: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # The URL from the config identifies the feed; `url` is where it is fetched now
+    # (a permanent redirect replaces it), so a moved feed still matches its config entry.
+    sa.Column("source_url", sa.Text, nullable=False, unique=True),
+    sa.Column("url", sa.Text, nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("district", sa.String(64), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("refresh_seconds", sa.Integer, nullable=True),
+    sa.Column("etag", sa.Text, nullable=True),
+    sa.Column("last_modified", sa.Text, nullable=True),
+    sa.Column("last_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_success_at", UTCDateTime, nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("error_kind", sa.String(64), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("consecutive_errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_fetch_at", UTCDateTime, nullable=True, index=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("link", sa.Text, nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("content_html", sa.Text, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "story_id",
+        sa.Integer,
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("entry_key", sa.Text, nullable=False),
+    sa.Column("guid", sa.Text, nullable=True),
+    # The entry's canonical link (normalized by the caller): the cross-feed join key.
+    sa.Column("link", sa.Text, nullable=True, index=True),
+    sa.Column("fingerprint", sa.Text, nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("content_html", sa.Text, nullable=False),
+    sa.Column("author", sa.Text, nullable=True),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.UniqueConstraint("feed_id", "entry_key"),
+)
+
+story_areas = sa.Table(
+    "story_areas",
+    metadata,
+    sa.Column(
+        "story_id",
+        sa.Integer,
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("area", sa.String(64), primary_key=True, index=True),
+)
+
+story_topics = sa.Table(
+    "story_topics",
+    metadata,
+    sa.Column(
+        "story_id",
+        sa.Integer,
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("topic", sa.String(64), primary_key=True, index=True),
+)

@@ -1,0 +1,304 @@
+"""The one database API of the aggregator: `Storage`, over SQLite or PostgreSQL.
+
+Every public method runs in its own transaction and wraps driver errors once as StorageError.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.domain import (
+    ApplyResult,
+    Candidates,
+    Entry,
+    FeedHealth,
+    FeedOutcome,
+    FeedState,
+    Source,
+    Story,
+    StoryQuery,
+    UpdatePlan,
+)
+from aggregator.errors import StorageError
+from aggregator.storage import engine as engines
+from aggregator.storage import reads, writes
+from aggregator.storage.schema import feeds, items, stories
+from aggregator.storage.sql import chunked
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _describe(exc: Exception) -> str:
+    """The driver's own message, without SQLAlchemy's statement dump and background link."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Wrap driver errors of a Storage method as StorageError, once, at this boundary."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (SQLAlchemyError, CommandError) as exc:
+            where = args[0].url if args and isinstance(args[0], Storage) else "database"
+            raise StorageError(f"{method.__name__} on {where}: {_describe(exc)}") from exc
+
+    return wrapper
+
+
+def _refresh_seconds(refresh: timedelta | None) -> int | None:
+    return None if refresh is None else int(refresh.total_seconds())
+
+
+def _feed_state(row: Any) -> FeedState:
+    refresh = None if row.refresh_seconds is None else timedelta(seconds=row.refresh_seconds)
+    return FeedState(
+        feed_id=row.id,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        title=row.title,
+        district=row.district,
+        refresh=refresh,
+    )
+
+
+class Storage:
+    """Feeds, items, stories and their tags in one SQL database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Storage:
+        """Connect to `url` (creating a SQLite file's directory) and migrate unless told not to."""
+        try:
+            engine = engines.create(url)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"cannot open database {url!r}: {_describe(exc)}") from exc
+        storage = cls(engine)
+        if upgrade:
+            try:
+                storage.upgrade()
+            except StorageError:
+                storage.close()
+                raise
+        return storage
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @_guarded
+    def upgrade(self) -> None:
+        """Run every pending Alembic migration."""
+        engines.upgrade(self._engine)
+
+    def close(self) -> None:
+        """Close every pooled connection; the storage must not be used afterwards."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            self._engine.connect().execution_options(**{engines.IMMEDIATE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    @_guarded
+    def sync_sources(self, sources: Sequence[Source], now: datetime) -> None:
+        """Upsert feeds from the config by URL; feeds no longer configured are disabled."""
+        wanted = {source.url: source for source in sources}
+        with self._write() as conn:
+            stored = {
+                url: id_ for url, id_ in conn.execute(sa.select(feeds.c.source_url, feeds.c.id))
+            }
+            new = [s for url, s in wanted.items() if url not in stored]
+            if new:
+                conn.execute(sa.insert(feeds), [self._new_feed(s, now) for s in new])
+            known = [(stored[url], s) for url, s in wanted.items() if url in stored]
+            if known:
+                conn.execute(self._feed_settings_update(), [self._settings(i, s) for i, s in known])
+            gone = [feed_id for url, feed_id in stored.items() if url not in wanted]
+            for ids in chunked(gone):
+                conn.execute(sa.update(feeds).where(feeds.c.id.in_(ids)).values(enabled=False))
+
+    @staticmethod
+    def _new_feed(source: Source, now: datetime) -> dict[str, object]:
+        return {
+            "source_url": source.url,
+            "url": source.url,
+            "title": source.title,
+            "district": source.district,
+            "enabled": source.enabled,
+            "refresh_seconds": _refresh_seconds(source.refresh),
+            "consecutive_errors": 0,
+            "next_fetch_at": now,
+            "created_at": now,
+        }
+
+    @staticmethod
+    def _feed_settings_update() -> sa.Update:
+        return (
+            sa.update(feeds)
+            .where(feeds.c.id == sa.bindparam("b_id"))
+            .values(
+                title=sa.bindparam("b_title"),
+                district=sa.bindparam("b_district"),
+                enabled=sa.bindparam("b_enabled"),
+                refresh_seconds=sa.bindparam("b_refresh"),
+            )
+        )
+
+    @staticmethod
+    def _settings(feed_id: int, source: Source) -> dict[str, object]:
+        return {
+            "b_id": feed_id,
+            "b_title": source.title,
+            "b_district": source.district,
+            "b_enabled": source.enabled,
+            "b_refresh": _refresh_seconds(source.refresh),
+        }
+
+    @_guarded
+    def due_feeds(self, now: datetime, limit: int | None = None) -> list[FeedState]:
+        """Enabled feeds whose next fetch is due (or never set), the longest waiting first."""
+        query = (
+            sa.select(feeds)
+            .where(
+                feeds.c.enabled.is_(True),
+                sa.or_(feeds.c.next_fetch_at.is_(None), feeds.c.next_fetch_at <= now),
+            )
+            .order_by(feeds.c.next_fetch_at.asc().nulls_first(), feeds.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+    @_guarded
+    def enabled_feeds(self) -> list[FeedState]:
+        """Every enabled feed, in id order."""
+        query = sa.select(feeds).where(feeds.c.enabled.is_(True)).order_by(feeds.c.id)
+        with self._read() as conn:
+            return [_feed_state(row) for row in conn.execute(query)]
+
+    @_guarded
+    def record_outcome(self, outcome: FeedOutcome) -> None:
+        """Record one fetch attempt on its feed: success resets the error streak."""
+        values: dict[str, object] = {
+            "last_attempt_at": outcome.attempted_at,
+            "next_fetch_at": outcome.next_fetch_at,
+            "last_status": outcome.status,
+        }
+        if outcome.ok:
+            values.update(
+                last_success_at=outcome.attempted_at,
+                error_kind=None,
+                last_error=None,
+                consecutive_errors=0,
+            )
+            if outcome.etag is not None:
+                values["etag"] = outcome.etag
+            if outcome.last_modified is not None:
+                values["last_modified"] = outcome.last_modified
+        else:
+            values.update(
+                error_kind=outcome.error_kind,
+                last_error=outcome.message,
+                consecutive_errors=feeds.c.consecutive_errors + 1,
+            )
+        if outcome.new_url is not None:
+            values["url"] = outcome.new_url
+        with self._write() as conn:
+            conn.execute(sa.update(feeds).where(feeds.c.id == outcome.feed_id).values(values))
+
+    @_guarded
+    def feed_health(self) -> list[FeedHealth]:
+        """Every feed with its state and item count, failing feeds (longest streak) first."""
+        counts = (
+            sa.select(items.c.feed_id, sa.func.count().label("n"))
+            .group_by(items.c.feed_id)
+            .subquery()
+        )
+        query = (
+            sa.select(feeds, sa.func.coalesce(counts.c.n, 0).label("item_count"))
+            .outerjoin(counts, counts.c.feed_id == feeds.c.id)
+            .order_by(feeds.c.consecutive_errors.desc(), feeds.c.id)
+        )
+        with self._read() as conn:
+            return [
+                FeedHealth(
+                    feed_id=row.id,
+                    url=row.url,
+                    title=row.title,
+                    district=row.district,
+                    enabled=row.enabled,
+                    last_attempt_at=row.last_attempt_at,
+                    last_success_at=row.last_success_at,
+                    last_status=row.last_status,
+                    error_kind=row.error_kind,
+                    last_error=row.last_error,
+                    consecutive_errors=row.consecutive_errors,
+                    next_fetch_at=row.next_fetch_at,
+                    item_count=row.item_count,
+                )
+                for row in conn.execute(query)
+            ]
+
+    # --- items and stories ------------------------------------------------------------------
+
+    @_guarded
+    def candidates(self, feed_id: int, entries: Sequence[Entry]) -> Candidates:
+        """What the decider needs to plan `entries` of this feed, in a few set-based queries."""
+        with self._read() as conn:
+            return reads.candidates(conn, feed_id, entries)
+
+    @_guarded
+    def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
+        """Apply a deduplication plan in one transaction; concurrent duplicates are skipped."""
+        with self._write() as conn:
+            return writes.apply_plan(conn, feed_id, plan, now)
+
+    @_guarded
+    def stories(self, query: StoryQuery) -> list[Story]:
+        """The newest stories matching `query`, each with its sources, areas and topics."""
+        with self._read() as conn:
+            return reads.load_stories(conn, reads.story_ids(conn, query))
+
+    @_guarded
+    def story(self, story_id: int) -> Story | None:
+        """One story by id, or None."""
+        with self._read() as conn:
+            found = reads.load_stories(conn, [story_id])
+        return found[0] if found else None
+
+    @_guarded
+    def counts(self) -> dict[str, int]:
+        """How many feeds, items and stories are stored."""
+        with self._read() as conn:
+            return {
+                name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in (("feeds", feeds), ("items", items), ("stories", stories))
+            }

@@ -1,0 +1,241 @@
+"""Applying a deduplication plan: new stories and items, tags, changed items; all set-based."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
+from aggregator.storage.schema import items, stories, story_areas, story_topics
+from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+
+
+def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
+    """Apply `plan` inside the caller's transaction and count what it changed."""
+    story_ids, created = _resolve_stories(conn, plan.new_items, now)
+    inserted = _insert_items(conn, feed_id, plan.new_items, story_ids, now)
+    touched = {story_id for _, story_id in inserted}
+    # A story we created whose every item already existed (a concurrent duplicate) is dropped,
+    # so every story keeps at least one item.
+    orphans = created - touched
+    _delete_stories(conn, orphans)
+    _touch_stories(conn, touched - created, now)
+    _add_tags(
+        conn,
+        areas=[(sid, area) for item, sid in inserted for area in item.areas],
+        topics=[(sid, topic) for item, sid in inserted for topic in item.topics],
+    )
+    updated = _apply_changes(conn, feed_id, plan.changed_items, now)
+    return ApplyResult(
+        new_items=len(inserted), new_stories=len(created - orphans), updated_items=updated
+    )
+
+
+def _story_row(key: str, entry: Entry, now: datetime) -> dict[str, object]:
+    return {
+        "key": key,
+        "title": entry.title,
+        "link": entry.link,
+        "summary": entry.summary,
+        "content_html": entry.content_html,
+        "published_at": entry.published,
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+
+
+def _resolve_stories(
+    conn: Connection, new_items: Sequence[NewItem], now: datetime
+) -> tuple[list[int], set[int]]:
+    """The story id of each new item (creating keyed stories once) and the ids created here."""
+    leads: dict[str, Entry] = {}
+    for item in new_items:
+        if item.story_id is None:
+            if item.new_story_key is None:
+                raise ValueError(f"new item {item.entry.key!r} has neither story id nor key")
+            leads.setdefault(item.new_story_key, item.entry)
+    created: set[int] = set()
+    by_key: dict[str, int] = {}
+    rows = [_story_row(key, entry, now) for key, entry in leads.items()]
+    for batch in chunked(rows, rows_per_statement(stories)):
+        stmt = insert_ignore(conn, stories, ["key"], batch).returning(stories.c.id)
+        created.update(conn.execute(stmt).scalars())
+    for keys in chunked(leads):
+        found = conn.execute(sa.select(stories.c.key, stories.c.id).where(stories.c.key.in_(keys)))
+        by_key.update((key, story_id) for key, story_id in found)
+    ids = [
+        item.story_id if item.story_id is not None else by_key[item.new_story_key or ""]
+        for item in new_items
+    ]
+    return ids, created
+
+
+def _entry_fields(entry: Entry) -> dict[str, object]:
+    return {
+        "guid": entry.guid,
+        "link": entry.link,
+        "fingerprint": entry.fingerprint,
+        "title": entry.title,
+        "summary": entry.summary,
+        "content_html": entry.content_html,
+        "author": entry.author,
+        "published_at": entry.published,
+        "content_hash": entry.content_hash,
+    }
+
+
+def _insert_items(
+    conn: Connection,
+    feed_id: int,
+    new_items: Sequence[NewItem],
+    story_ids: Sequence[int],
+    now: datetime,
+) -> list[tuple[NewItem, int]]:
+    """Insert the items, skipping keys this feed already has; return those actually inserted."""
+    planned: dict[str, tuple[NewItem, int]] = {}
+    for item, story_id in zip(new_items, story_ids, strict=True):
+        planned.setdefault(item.entry.key, (item, story_id))
+    rows = [
+        {
+            "feed_id": feed_id,
+            "story_id": story_id,
+            "entry_key": key,
+            "first_seen_at": now,
+            "updated_at": now,
+            **_entry_fields(item.entry),
+        }
+        for key, (item, story_id) in planned.items()
+    ]
+    keys: list[str] = []
+    for batch in chunked(rows, rows_per_statement(items)):
+        stmt = insert_ignore(conn, items, ["feed_id", "entry_key"], batch)
+        keys.extend(conn.execute(stmt.returning(items.c.entry_key)).scalars())
+    return [planned[key] for key in keys]
+
+
+def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
+    for ids in chunked(story_ids):
+        conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))
+
+
+def _touch_stories(conn: Connection, story_ids: Iterable[int], now: datetime) -> None:
+    for ids in chunked(sorted(story_ids)):
+        conn.execute(sa.update(stories).where(stories.c.id.in_(ids)).values(updated_at=now))
+
+
+def _add_tags(
+    conn: Connection, areas: Iterable[tuple[int, str]], topics: Iterable[tuple[int, str]]
+) -> None:
+    """Insert-or-ignore area and topic tags; a tag is never removed from a story."""
+    for table, column, pairs in (
+        (story_areas, "area", areas),
+        (story_topics, "topic", topics),
+    ):
+        rows: list[dict[str, object]] = [
+            {"story_id": sid, column: tag} for sid, tag in sorted(set(pairs))
+        ]
+        for batch in chunked(rows, rows_per_statement(table)):
+            conn.execute(insert_ignore(conn, table, ["story_id", column], batch))
+
+
+def _apply_changes(
+    conn: Connection, feed_id: int, changed: Sequence[ChangedItem], now: datetime
+) -> int:
+    """Update this feed's changed items, and their stories where they are the lead item."""
+    stored: dict[int, int] = {}
+    for ids in chunked({change.item_id for change in changed}):
+        query = sa.select(items.c.id, items.c.story_id).where(
+            items.c.feed_id == feed_id, items.c.id.in_(ids)
+        )
+        stored.update((item_id, story_id) for item_id, story_id in conn.execute(query))
+    changes = {c.item_id: c for c in changed if c.item_id in stored}
+    if not changes:
+        return 0
+    _update_items(conn, changes.values(), now)
+    leads = _lead_items(conn, set(stored.values())) & changes.keys()
+    _update_lead_stories(conn, [(stored[i], changes[i].entry) for i in sorted(leads)], now)
+    _add_tags(
+        conn,
+        areas=(),
+        topics=[(stored[c.item_id], topic) for c in changes.values() for topic in c.topics],
+    )
+    return len(changes)
+
+
+def _update_items(conn: Connection, changes: Iterable[ChangedItem], now: datetime) -> None:
+    fields = list(_entry_fields_names())
+    stmt = (
+        sa.update(items)
+        .where(items.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(f"b_{name}") for name in [*fields, "updated_at"]})
+    )
+    params = [
+        {
+            "b_id": change.item_id,
+            "b_updated_at": now,
+            **{f"b_{name}": value for name, value in _entry_fields(change.entry).items()},
+        }
+        for change in changes
+    ]
+    conn.execute(stmt, params)
+
+
+def _entry_fields_names() -> Iterable[str]:
+    return (
+        "guid",
+        "link",
+        "fingerprint",
+        "title",
+        "summary",
+        "content_html",
+        "author",
+        "published_at",
+        "content_hash",
+    )
+
+
+def _lead_items(conn: Connection, story_ids: set[int]) -> set[int]:
+    """The ids of the earliest item of each of these stories."""
+    leads: set[int] = set()
+    for ids in chunked(sorted(story_ids)):
+        rank = (
+            sa.func.row_number()
+            .over(partition_by=items.c.story_id, order_by=(items.c.first_seen_at, items.c.id))
+            .label("rank")
+        )
+        ranked = sa.select(items.c.id, rank).where(items.c.story_id.in_(ids)).subquery()
+        leads.update(conn.execute(sa.select(ranked.c.id).where(ranked.c.rank == 1)).scalars())
+    return leads
+
+
+def _update_lead_stories(
+    conn: Connection, updates: Sequence[tuple[int, Entry]], now: datetime
+) -> None:
+    if not updates:
+        return
+    stmt = (
+        sa.update(stories)
+        .where(stories.c.id == sa.bindparam("b_id"))
+        .values(
+            title=sa.bindparam("b_title"),
+            link=sa.bindparam("b_link"),
+            summary=sa.bindparam("b_summary"),
+            content_html=sa.bindparam("b_content_html"),
+            updated_at=sa.bindparam("b_updated_at"),
+        )
+    )
+    params = [
+        {
+            "b_id": story_id,
+            "b_title": entry.title,
+            "b_link": entry.link,
+            "b_summary": entry.summary,
+            "b_content_html": entry.content_html,
+            "b_updated_at": now,
+        }
+        for story_id, entry in updates
+    ]
+    conn.execute(stmt, params)
