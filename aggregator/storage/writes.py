@@ -12,6 +12,19 @@ from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePl
 from aggregator.storage.schema import items, stories, story_areas, story_topics
 from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 
+ENTRY_COLUMNS = (
+    "guid",
+    "link",
+    "fingerprint",
+    "title",
+    "summary",
+    "content_html",
+    "author",
+    "published_at",
+    "content_hash",
+)
+"""The item columns an entry sets, on insert and when it changes upstream."""
+
 
 def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
     """Apply `plan` inside the caller's transaction and count what it changed."""
@@ -74,6 +87,7 @@ def _resolve_stories(
 
 
 def _entry_fields(entry: Entry) -> dict[str, object]:
+    """The values of ENTRY_COLUMNS for `entry`."""
     return {
         "guid": entry.guid,
         "link": entry.link,
@@ -166,11 +180,10 @@ def _apply_changes(
 
 
 def _update_items(conn: Connection, changes: Iterable[ChangedItem], now: datetime) -> None:
-    fields = list(_entry_fields_names())
     stmt = (
         sa.update(items)
         .where(items.c.id == sa.bindparam("b_id"))
-        .values({name: sa.bindparam(f"b_{name}") for name in [*fields, "updated_at"]})
+        .values({name: sa.bindparam(f"b_{name}") for name in [*ENTRY_COLUMNS, "updated_at"]})
     )
     params = [
         {
@@ -181,20 +194,6 @@ def _update_items(conn: Connection, changes: Iterable[ChangedItem], now: datetim
         for change in changes
     ]
     conn.execute(stmt, params)
-
-
-def _entry_fields_names() -> Iterable[str]:
-    return (
-        "guid",
-        "link",
-        "fingerprint",
-        "title",
-        "summary",
-        "content_html",
-        "author",
-        "published_at",
-        "content_hash",
-    )
 
 
 def _lead_items(conn: Connection, story_ids: set[int]) -> set[int]:

@@ -1,0 +1,287 @@
+"""Storage: migrations, engine settings, error wrapping and the feed table API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from aggregator.domain import CITY, FeedOutcome, Source
+from aggregator.errors import StorageError
+from aggregator.storage import Storage
+from aggregator.storage.engine import MIGRATIONS_DIR
+from aggregator.storage.schema import metadata
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+SOURCES = (
+    Source("https://uv-kurier.ru/feed/", "Юго-Восточный курьер", "uvao"),
+    Source("https://gazeta-maryino.ru/feed/", "Марьино сегодня", "maryino"),
+    Source("https://www.m24.ru/rss.xml", "Москва 24", CITY, refresh=timedelta(minutes=5)),
+)
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    opened = Storage.open(database_url)
+    yield opened
+    opened.close()
+
+
+def _table_names(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+def test_open_without_upgrade_leaves_the_database_empty(database_url: str) -> None:
+    Storage.open(database_url, upgrade=False).close()
+    assert _table_names(database_url) == set()
+
+
+def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
+    Storage.open(database_url).close()
+    assert _table_names(database_url) == {
+        "alembic_version",
+        "feeds",
+        "stories",
+        "items",
+        "story_areas",
+        "story_topics",
+    }
+
+
+def test_upgrade_twice_is_harmless(storage: Storage) -> None:
+    storage.upgrade()
+    storage.upgrade()
+    assert storage.counts() == {"feeds": 0, "items": 0, "stories": 0}
+
+
+def test_models_match_the_migrations(storage: Storage, database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_migration_scripts_ship_inside_the_package() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()
+    assert list((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
+
+
+# --- engine settings and errors -------------------------------------------------------------
+
+
+def test_sqlite_file_parent_directory_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "data" / "aggregator.db"
+    Storage.open(f"sqlite:///{path}").close()
+    assert path.is_file()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    storage = Storage.open(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with storage._engine.connect() as conn:  # the pragmas are per connection
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert (conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 1000
+    finally:
+        storage.close()
+
+
+def test_in_memory_sqlite_keeps_one_database() -> None:
+    storage = Storage.open("sqlite://")
+    try:
+        storage.sync_sources(SOURCES, NOW)
+        assert storage.counts()["feeds"] == 3
+    finally:
+        storage.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a database url",
+        "nosuchdialect://host/db",
+        "postgresql+psycopg://postgres@127.0.0.1:1/nothing",
+    ],
+)
+def test_broken_url_raises_storage_error(url: str) -> None:
+    with pytest.raises(StorageError) as caught:
+        Storage.open(url)
+    assert caught.value.__cause__ is not None
+
+
+def test_url_property_hides_the_password() -> None:
+    storage = Storage.open("postgresql+psycopg://user:secret@127.0.0.1:1/db", upgrade=False)
+    try:
+        assert "secret" not in storage.url
+        assert storage.url.startswith("postgresql+psycopg://user:")
+    finally:
+        storage.close()
+
+
+def test_driver_error_after_open_is_wrapped(storage: Storage, database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE story_topics")
+    engine.dispose()
+    with pytest.raises(StorageError) as caught:
+        storage.story(1)
+    assert isinstance(caught.value.__cause__, sa.exc.DBAPIError)
+
+
+def test_naive_datetime_is_refused(storage: Storage) -> None:
+    with pytest.raises(StorageError):
+        storage.sync_sources(SOURCES, datetime(2026, 3, 2, 9, 30))
+
+
+# --- sync_sources ---------------------------------------------------------------------------
+
+
+def test_sync_adds_new_feeds_due_now(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    due = storage.due_feeds(NOW)
+    assert [f.url for f in due] == [s.url for s in SOURCES]
+    assert due[2].refresh == timedelta(minutes=5)
+    assert due[2].district == CITY
+    assert due[0].title == "Юго-Восточный курьер"
+    assert storage.due_feeds(NOW - timedelta(seconds=1)) == []
+
+
+def test_sync_updates_settings_and_disables_removed_feeds(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    changed = (
+        Source(SOURCES[0].url, "Юго-Восточный курьер (ЮВАО)", "uvao", refresh=timedelta(hours=1)),
+        Source(SOURCES[1].url, SOURCES[1].title, "maryino", enabled=False),
+    )
+    storage.sync_sources(changed, NOW + timedelta(hours=1))
+    enabled = storage.enabled_feeds()
+    assert [(f.url, f.title, f.refresh) for f in enabled] == [
+        (SOURCES[0].url, "Юго-Восточный курьер (ЮВАО)", timedelta(hours=1))
+    ]
+    health = {h.url: h for h in storage.feed_health()}
+    assert not health[SOURCES[1].url].enabled
+    assert not health[SOURCES[2].url].enabled  # no longer configured: kept, disabled
+    assert storage.counts()["feeds"] == 3
+
+
+def test_sync_reenables_and_keeps_schedule(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    storage.sync_sources(SOURCES[:1], NOW)
+    storage.sync_sources(SOURCES, NOW + timedelta(days=1))
+    assert len(storage.enabled_feeds()) == 3
+    assert storage.counts()["feeds"] == 3
+
+
+# --- due_feeds ------------------------------------------------------------------------------
+
+
+def _outcome(
+    feed_id: int,
+    next_at: datetime,
+    *,
+    ok: bool = True,
+    status: int | None = 200,
+    error_kind: str | None = None,
+    message: str | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    new_url: str | None = None,
+) -> FeedOutcome:
+    return FeedOutcome(
+        feed_id, NOW, next_at, ok, status, error_kind, message, etag, last_modified, new_url
+    )
+
+
+def _failure(feed_id: int) -> FeedOutcome:
+    return _outcome(feed_id, NOW, ok=False, status=None, error_kind="timeout", message="timeout")
+
+
+def test_due_feeds_oldest_first_with_limit(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    ids = {f.url: f.feed_id for f in storage.enabled_feeds()}
+    storage.record_outcome(_outcome(ids[SOURCES[0].url], NOW + timedelta(minutes=10)))
+    storage.record_outcome(_outcome(ids[SOURCES[1].url], NOW + timedelta(minutes=3)))
+    storage.record_outcome(_outcome(ids[SOURCES[2].url], NOW + timedelta(minutes=7)))
+    later = NOW + timedelta(minutes=8)
+    assert [f.url for f in storage.due_feeds(later)] == [SOURCES[1].url, SOURCES[2].url]
+    assert [f.url for f in storage.due_feeds(later, limit=1)] == [SOURCES[1].url]
+    assert len(storage.due_feeds(NOW + timedelta(hours=1))) == 3
+
+
+def test_due_feeds_skips_disabled(storage: Storage) -> None:
+    storage.sync_sources(
+        (*SOURCES[:2], Source(SOURCES[2].url, "Москва 24", CITY, enabled=False)), NOW
+    )
+    assert [f.url for f in storage.due_feeds(NOW)] == [s.url for s in SOURCES[:2]]
+
+
+# --- record_outcome and feed_health ---------------------------------------------------------
+
+
+def test_failures_count_up_and_success_resets(storage: Storage) -> None:
+    storage.sync_sources(SOURCES[:1], NOW)
+    feed_id = storage.enabled_feeds()[0].feed_id
+    ok = _outcome(feed_id, NOW, etag='"v1"', last_modified="Mon, 02 Mar 2026 09:00:00 GMT")
+    storage.record_outcome(ok)
+    for _ in range(3):
+        storage.record_outcome(
+            _outcome(feed_id, NOW, ok=False, status=503, error_kind="http_status", message="503")
+        )
+    health = storage.feed_health()[0]
+    assert (health.consecutive_errors, health.error_kind, health.last_status) == (
+        3,
+        "http_status",
+        503,
+    )
+    assert health.last_success_at == NOW
+    state = storage.enabled_feeds()[0]
+    assert (state.etag, state.last_modified) == ('"v1"', "Mon, 02 Mar 2026 09:00:00 GMT")
+
+    storage.record_outcome(_outcome(feed_id, NOW + timedelta(minutes=15), status=304))
+    health = storage.feed_health()[0]
+    assert (health.consecutive_errors, health.error_kind, health.last_error) == (0, None, None)
+    assert health.next_fetch_at == NOW + timedelta(minutes=15)
+    assert health.last_attempt_at == NOW
+    state = storage.enabled_feeds()[0]
+    assert state.etag == '"v1"'  # not overwritten by None
+
+
+def test_permanent_redirect_replaces_url_but_keeps_the_config_match(storage: Storage) -> None:
+    storage.sync_sources(SOURCES[:1], NOW)
+    feed_id = storage.enabled_feeds()[0].feed_id
+    storage.record_outcome(_outcome(feed_id, NOW, new_url="https://uv-kurier.ru/rss/"))
+    assert storage.enabled_feeds()[0].url == "https://uv-kurier.ru/rss/"
+    storage.sync_sources(SOURCES[:1], NOW)
+    assert [(f.feed_id, f.url) for f in storage.enabled_feeds()] == [
+        (feed_id, "https://uv-kurier.ru/rss/")
+    ]
+
+
+def test_feed_health_lists_failing_feeds_first(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    ids = [f.feed_id for f in storage.enabled_feeds()]
+    for feed_id in (ids[2], ids[1], ids[1]):
+        storage.record_outcome(_failure(feed_id))
+    assert [(h.feed_id, h.consecutive_errors) for h in storage.feed_health()] == [
+        (ids[1], 2),
+        (ids[2], 1),
+        (ids[0], 0),
+    ]
+    assert all(h.item_count == 0 for h in storage.feed_health())
