@@ -61,6 +61,9 @@ _TRACKING_VALUES = {"from": frozenset({"rss", "feed", "rss_feed"})}
 # Path characters left as they are; everything else (non-ASCII above all) is percent-encoded,
 # so a Cyrillic path written raw and one written percent-encoded canonicalize the same.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_BAD_HOST_CHARS = frozenset("<>\"'`{}|\\^%")
 
 
 def normalize_entries(feed: ParsedFeed, feed_url: str, now: datetime) -> list[Entry]:
@@ -235,13 +238,20 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    path = re.sub(r"%[0-9a-fA-F]{2}", lambda m: m.group(0).upper(), path)
-    return urlunsplit(SplitResult(scheme, netloc, path, _clean_query(parts.query), ""))
+    path = _encode(parts.path or "/", _PATH_SAFE)
+    query = _encode(_clean_query(parts.query), _QUERY_SAFE)
+    return urlunsplit(SplitResult(scheme, netloc, path, query, ""))
+
+
+def _encode(text: str, safe: str) -> str:
+    """Percent-encode what is not `safe` and uppercase existing escapes, for one spelling."""
+    return _ESCAPE.sub(lambda m: m.group(0).upper(), quote(text, safe=safe))
 
 
 def _unicode_host(host: str) -> str | None:
     """The host in lowercase Unicode (NFC); punycode labels decoded; None if undecodable."""
+    if any(char.isspace() or char in _BAD_HOST_CHARS for char in host):
+        return None
     labels = []
     for label in unicodedata.normalize("NFC", host.lower()).rstrip(".").split("."):
         if label.startswith("xn--"):

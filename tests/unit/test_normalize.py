@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from aggregator.domain import Entry, ParsedEntry, ParsedFeed
 from aggregator.normalize import canonical_url, normalize_entries, plain_text, sanitize_html
+from aggregator.parse import parse_feed
 
 BASE = "https://uv-kurier.ru/news/2025/10/remont.html"
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
@@ -172,6 +174,16 @@ def test_plain_text(html: str, limit: int, expected: str) -> None:
             "https://uv-kurier.ru/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/1",
         ),
         ("https://user:secret@uv-kurier.ru/a", None, "https://uv-kurier.ru/a"),
+        (
+            "https://uv-kurier.ru/search?q=метро",
+            None,
+            "https://uv-kurier.ru/search?q=%D0%BC%D0%B5%D1%82%D1%80%D0%BE",
+        ),
+        ("https://uv-kurier.ru/a?q=%d0%bc", None, "https://uv-kurier.ru/a?q=%D0%BC"),
+        ("https://uv-kurier.ru/a?q=a+b&r=c%20d", None, "https://uv-kurier.ru/a?q=a+b&r=c%20d"),
+        ("http://[::1]:8080/a", None, "http://[::1]:8080/a"),
+        ("https://uv kurier.ru/a", None, None),
+        ("https://uv-kurier.ru<script>/a", None, None),
         ("  https://uv-kurier.ru/a \n", None, "https://uv-kurier.ru/a"),
         ("/news/2", BASE, "https://uv-kurier.ru/news/2"),
         ("remont-2.html", BASE, "https://uv-kurier.ru/news/2025/10/remont-2.html"),
@@ -370,3 +382,24 @@ def test_normalize_summary_is_cut() -> None:
     [entry] = normalize(parsed(summary_html="<p>" + "слово " * 200 + "</p>"))
     assert len(entry.summary) <= 500
     assert entry.summary.endswith("…")
+
+
+def test_golden_rss_feed_end_to_end() -> None:
+    path = Path(__file__).resolve().parent.parent / "data" / "feeds" / "rss20.xml"
+    feed = parse_feed(path.read_bytes(), {}, FEED_URL)
+    entries = normalize_entries(feed, FEED_URL, NOW)
+    assert [e.link for e in entries] == [
+        "https://uv-kurier.ru/news/2025/10/poliklinika-109/",
+        "https://uv-kurier.ru/news/2025/10/parkovka/",
+        "https://uv-kurier.ru/news/2025/10/skver/",
+        "https://uv-kurier.ru/news/2025/10/yarmarka/",
+        "https://uv-kurier.ru/news/2025/10/turnir/",
+    ]
+    first, second = entries[0], entries[1]
+    assert "<script>" not in first.content_html
+    assert 'src="https://uv-kurier.ru/wp-content/uploads/2025/10/poliklinika.jpg"' in (
+        first.content_html
+    )
+    assert second.title.startswith("Цены на парковку < 100 рублей")
+    assert entries[2].published == datetime(2025, 10, 18, 6, 15, tzinfo=UTC)
+    assert entries[4].published == NOW  # "вчера" is no date: first seen
