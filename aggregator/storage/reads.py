@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import Candidates, Entry, ExistingItem, Story, StoryQuery, StorySource
 from aggregator.storage.schema import feeds, items, stories, story_areas, story_topics
-from aggregator.storage.sql import chunked
+from aggregator.storage.sql import bounded, chunked
 
 
 def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Candidates:
     """This feed's items by entry key and any feed's stories by link and by fingerprint."""
     found: dict[str, ExistingItem] = {}
-    for keys in chunked(sorted({entry.key for entry in entries})):
+    keys = {bounded(entry.key): entry.key for entry in entries}
+    for batch in chunked(sorted(keys)):
         query = sa.select(items.c.entry_key, items.c.id, items.c.story_id, items.c.content_hash)
-        query = query.where(items.c.feed_id == feed_id, items.c.entry_key.in_(keys))
+        query = query.where(items.c.feed_id == feed_id, items.c.entry_key.in_(batch))
         for key, item_id, story_id, content_hash in conn.execute(query):
-            found[key] = ExistingItem(item_id, story_id, content_hash)
-    links = {entry.link for entry in entries if entry.link}
-    fingerprints = {entry.fingerprint for entry in entries if entry.fingerprint}
+            found[keys[key]] = ExistingItem(item_id, story_id, content_hash)
+    links = {bounded(entry.link): entry.link for entry in entries if entry.link}
+    prints = {
+        bounded(entry.fingerprint): entry.fingerprint for entry in entries if entry.fingerprint
+    }
     return Candidates(
         items=found,
-        stories_by_link=_stories_by(conn, items.c.link, links),
-        stories_by_fingerprint=_stories_by(conn, items.c.fingerprint, fingerprints),
+        stories_by_link=_stories_by(conn, items.c.link_key, links),
+        stories_by_fingerprint=_stories_by(conn, items.c.fingerprint, prints),
     )
 
 
-def _stories_by(conn: Connection, column: sa.Column[str], values: Iterable[str]) -> dict[str, int]:
-    """For each value, the story of the earliest stored item carrying it."""
+def _stories_by(
+    conn: Connection, column: sa.Column[str], values: Mapping[str, str]
+) -> dict[str, int]:
+    """For each value (stored form to caller's form), the story of the earliest item with it."""
     result: dict[str, int] = {}
     for batch in chunked(sorted(values)):
         query = (
@@ -40,7 +45,7 @@ def _stories_by(conn: Connection, column: sa.Column[str], values: Iterable[str])
             .order_by(items.c.first_seen_at.desc(), items.c.id.desc())
         )
         # Rows come latest first, so the earliest item's story is written last and wins.
-        result.update((value, story_id) for value, story_id in conn.execute(query))
+        result.update((values[value], story_id) for value, story_id in conn.execute(query))
     return result
 
 

@@ -97,10 +97,13 @@ items = sa.Table(
         nullable=False,
         index=True,
     ),
+    # Keys longer than sql.MAX_KEY_CHARS are stored as digests (here and in stories.key).
     sa.Column("entry_key", sa.Text, nullable=False),
     sa.Column("guid", sa.Text, nullable=True),
-    # The entry's canonical link (normalized by the caller): the cross-feed join key.
-    sa.Column("link", sa.Text, nullable=True, index=True),
+    # The entry's canonical link (normalized by the caller), shown to readers; `link_key` is
+    # the same link (or its digest when very long), the indexed cross-feed join key.
+    sa.Column("link", sa.Text, nullable=True),
+    sa.Column("link_key", sa.Text, nullable=True, index=True),
     sa.Column("fingerprint", sa.Text, nullable=False, index=True),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -11,8 +12,18 @@ from sqlalchemy.engine import Connection
 
 T = TypeVar("T")
 
+MAX_KEY_CHARS = 600
+"""Longer keys are stored as a digest: a PostgreSQL B-tree entry must stay under 2,704 bytes."""
+
 IN_CHUNK = 500
 """Values per IN list: well under SQLite's bound-parameter limit on every supported version."""
+
+
+def bounded(value: str) -> str:
+    """`value` itself, or a SHA-256 digest of it when it is too long to index."""
+    if len(value) <= MAX_KEY_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def chunked(values: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:

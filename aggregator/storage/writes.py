@@ -10,11 +10,12 @@ from sqlalchemy.engine import Connection
 
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
 from aggregator.storage.schema import items, stories, story_areas, story_topics
-from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import bounded, chunked, insert_ignore, rows_per_statement
 
 ENTRY_COLUMNS = (
     "guid",
     "link",
+    "link_key",
     "fingerprint",
     "title",
     "summary",
@@ -49,7 +50,7 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
 
 def _story_row(key: str, entry: Entry, now: datetime) -> dict[str, object]:
     return {
-        "key": key,
+        "key": bounded(key),
         "title": entry.title,
         "link": entry.link,
         "summary": entry.summary,
@@ -69,7 +70,7 @@ def _resolve_stories(
         if item.story_id is None:
             if item.new_story_key is None:
                 raise ValueError(f"new item {item.entry.key!r} has neither story id nor key")
-            leads.setdefault(item.new_story_key, item.entry)
+            leads.setdefault(bounded(item.new_story_key), item.entry)
     created: set[int] = set()
     by_key: dict[str, int] = {}
     rows = [_story_row(key, entry, now) for key, entry in leads.items()]
@@ -80,7 +81,7 @@ def _resolve_stories(
         found = conn.execute(sa.select(stories.c.key, stories.c.id).where(stories.c.key.in_(keys)))
         by_key.update((key, story_id) for key, story_id in found)
     ids = [
-        item.story_id if item.story_id is not None else by_key[item.new_story_key or ""]
+        item.story_id if item.story_id is not None else by_key[bounded(item.new_story_key or "")]
         for item in new_items
     ]
     return ids, created
@@ -91,7 +92,8 @@ def _entry_fields(entry: Entry) -> dict[str, object]:
     return {
         "guid": entry.guid,
         "link": entry.link,
-        "fingerprint": entry.fingerprint,
+        "link_key": None if entry.link is None else bounded(entry.link),
+        "fingerprint": bounded(entry.fingerprint),
         "title": entry.title,
         "summary": entry.summary,
         "content_html": entry.content_html,
@@ -111,7 +113,7 @@ def _insert_items(
     """Insert the items, skipping keys this feed already has; return those actually inserted."""
     planned: dict[str, tuple[NewItem, int]] = {}
     for item, story_id in zip(new_items, story_ids, strict=True):
-        planned.setdefault(item.entry.key, (item, story_id))
+        planned.setdefault(bounded(item.entry.key), (item, story_id))
     rows = [
         {
             "feed_id": feed_id,
