@@ -1,0 +1,258 @@
+"""Config directory → validated, frozen `Config`, with every problem reported as file:line."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+from aggregator.config.models import (
+    DistrictsFile,
+    FeedModel,
+    FeedsFile,
+    OkrugModel,
+    ServiceFile,
+    TopicModel,
+    TopicsFile,
+)
+from aggregator.config.yamlsource import YamlSource, read_yaml
+from aggregator.domain import CITY, Config, District, Okrug, ServiceSettings, Source, Topic
+from aggregator.errors import ConfigError, ConfigIssue
+
+Model = TypeVar("Model", bound=BaseModel)
+Item = TypeVar("Item", bound=BaseModel)
+Loaded = tuple[YamlSource, Model | None]
+
+
+def load_config(directory: str | os.PathLike[str]) -> Config:
+    """Load and validate the config directory; raise ConfigError listing every problem."""
+    config, issues = check_config(directory)
+    if config is None:
+        raise ConfigError(issues)
+    return config
+
+
+def check_config(directory: str | os.PathLike[str]) -> tuple[Config | None, list[ConfigIssue]]:
+    """Validate the config directory without raising: the config, or None and the issues."""
+    base = Path(directory)
+    issues: list[ConfigIssue] = []
+    districts = _load(base / "districts.yaml", DistrictsFile, issues)
+    feeds = _load(base / "feeds.yaml", FeedsFile, issues)
+    topics = _load(base / "topics.yaml", TopicsFile, issues)
+    service = _load(base / "service.yaml", ServiceFile, issues, required=False)
+    # Cross-file checks also run over the items that are valid on their own, so one bad
+    # item does not hide the other problems of its file.
+    okrugs = _items(districts, "okrugs", OkrugModel)
+    feed_items = _items(feeds, "feeds", FeedModel)
+    topic_items = _items(topics, "topics", TopicModel)
+    if districts is not None:
+        issues += _check_area_slugs(districts[0], okrugs)
+    if feeds is not None:
+        if _valid(districts):
+            issues += _check_feed_districts(
+                feeds[0], _raw_field(feeds[0], "feeds", "district"), _area_slugs(okrugs)
+            )
+        issues += _check_feed_urls(feeds[0], _raw_field(feeds[0], "feeds", "url"))
+    if topics is not None:
+        paths = [("topics", i, "slug") for i, _ in topic_items]
+        issues += _duplicates(topics[0], paths, [t.slug for _, t in topic_items], "topic slug")
+    if issues or not (_valid(districts) and _valid(feeds) and _valid(topics)):
+        return None, sorted(issues)
+    return _build(
+        [o for _, o in okrugs],
+        [f for _, f in feed_items],
+        [t for _, t in topic_items],
+        service[1] if service is not None else None,
+    ), []
+
+
+def summary(config: Config) -> str:
+    """One line for `check-config`: the counts of what the config defines."""
+    current = sum(1 for d in config.districts if d.kind == "district")
+    settlements = len(config.districts) - current
+    enabled = sum(1 for s in config.sources if s.enabled)
+    return (
+        f"config OK: {len(config.okrugs)} okrugs, {current} districts, "
+        f"{settlements} former settlements, {len(config.sources)} feeds ({enabled} enabled), "
+        f"{len(config.topics)} topics"
+    )
+
+
+def _load(
+    path: Path, model: type[Model], issues: list[ConfigIssue], *, required: bool = True
+) -> Loaded[Model] | None:
+    source = read_yaml(path, required=required)
+    if source is None or isinstance(source, ConfigIssue):
+        if source is not None:
+            issues.append(source)
+        return None
+    try:
+        return source, model.model_validate(source.data if source.data is not None else {})
+    except ValidationError as exc:
+        issues.extend(_validation_issue(source, error) for error in exc.errors())
+        return source, None
+
+
+def _valid(loaded: Loaded[Model] | None) -> bool:
+    return loaded is not None and loaded[1] is not None
+
+
+def _items(
+    loaded: Loaded[Model] | None, key: str, item_model: type[Item]
+) -> list[tuple[int, Item]]:
+    """The list under `key` as (index, item) pairs, keeping only the items valid on their own."""
+    if loaded is None:
+        return []
+    source, model = loaded
+    if model is not None:
+        return list(enumerate(getattr(model, key)))
+    raw = source.data.get(key) if isinstance(source.data, dict) else None
+    items = []
+    for index, value in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            items.append((index, item_model.model_validate(value)))
+        except ValidationError:
+            continue
+    return items
+
+
+def _validation_issue(source: YamlSource, error: object) -> ConfigIssue:
+    assert isinstance(error, dict)
+    path = [step for step in error["loc"] if isinstance(step, int) or "[" not in str(step)]
+    where = _dotted(path)
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key '{path[-1]}'" + (f" in {_dotted(path[:-1])}" if path[:-1] else "")
+    elif error["type"] == "missing":
+        message = f"{where}: required key is missing"
+    else:
+        text = str(error["msg"]).removeprefix("Value error, ")
+        message = f"{where}: {text}" if where else text
+    return source.issue(path, message)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+    return text
+
+
+def _area_slugs(okrugs: list[tuple[int, OkrugModel]]) -> dict[str, str]:
+    """Every area slug → what it names, for messages."""
+    slugs = {okrug.slug: "okrug" for _, okrug in okrugs}
+    for _, okrug in okrugs:
+        slugs.update({d.slug: "district" for d in okrug.districts})
+        slugs.update({s.slug: "settlement" for s in okrug.settlements})
+    return slugs
+
+
+def _check_area_slugs(
+    source: YamlSource, okrugs: list[tuple[int, OkrugModel]]
+) -> list[ConfigIssue]:
+    paths: list[tuple[str | int, ...]] = []
+    slugs: list[str] = []
+    for i, okrug in okrugs:
+        paths.append(("okrugs", i, "slug"))
+        slugs.append(okrug.slug)
+        for group in ("districts", "settlements"):
+            for j, area in enumerate(getattr(okrug, group)):
+                paths.append(("okrugs", i, group, j, "slug"))
+                slugs.append(area.slug)
+    issues = _duplicates(source, paths, slugs, "area slug")
+    issues += [
+        source.issue(path, f"'{CITY}' is reserved for city-wide sources")
+        for path, slug in zip(paths, slugs, strict=True)
+        if slug == CITY
+    ]
+    return issues
+
+
+def _raw_field(source: YamlSource, key: str, field: str) -> list[tuple[int, str]]:
+    """(index, value) of a string field in every item of a list, valid items or not."""
+    raw = source.data.get(key) if isinstance(source.data, dict) else None
+    return [
+        (index, item[field])
+        for index, item in enumerate(raw if isinstance(raw, list) else [])
+        if isinstance(item, dict) and isinstance(item.get(field), str)
+    ]
+
+
+def _check_feed_districts(
+    source: YamlSource, districts: list[tuple[int, str]], areas: dict[str, str]
+) -> list[ConfigIssue]:
+    return [
+        source.issue(
+            ("feeds", i, "district"),
+            f"feeds[{i}].district: unknown district or okrug slug '{district}' "
+            f"(see districts.yaml; use '{CITY}' for city-wide outlets)",
+        )
+        for i, district in districts
+        if district != CITY and district not in areas
+    ]
+
+
+def _check_feed_urls(source: YamlSource, urls: list[tuple[int, str]]) -> list[ConfigIssue]:
+    paths = [("feeds", i, "url") for i, _ in urls]
+    return _duplicates(source, paths, [_url_identity(url) for _, url in urls], "feed URL")
+
+
+def _url_identity(url: str) -> str:
+    """Two spellings of one feed URL compare equal: case of scheme and host, trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed URL is its own identity; the fetcher will report it
+        return url.strip()
+    host = parts.hostname or ""
+    with contextlib.suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme.lower()}://{host.lower()}{port}{parts.path.rstrip('/')}{query}"
+
+
+def _duplicates(
+    source: YamlSource, paths: Sequence[Sequence[str | int]], values: Sequence[str], what: str
+) -> list[ConfigIssue]:
+    first_line: dict[str, int] = {}
+    issues = []
+    for path, value in zip(paths, values, strict=True):
+        line = source.line(path)
+        if value in first_line:
+            issues.append(
+                ConfigIssue(
+                    source.file,
+                    line,
+                    f"duplicate {what} '{value}' (first on line {first_line[value]})",
+                )
+            )
+        else:
+            first_line[value] = line
+    return issues
+
+
+def _build(
+    okrug_models: list[OkrugModel],
+    feeds: list[FeedModel],
+    topics: list[TopicModel],
+    service: ServiceFile | None,
+) -> Config:
+    okrugs: list[Okrug] = []
+    areas: list[District] = []
+    for o in okrug_models:
+        areas += [District(d.slug, d.name, o.slug) for d in o.districts]
+        areas += [
+            District(s.slug, s.name, o.slug, "settlement", s.valid_until) for s in o.settlements
+        ]
+        members = tuple(d.slug for d in o.districts) + tuple(s.slug for s in o.settlements)
+        okrugs.append(Okrug(o.slug, o.name, o.abbr, o.short_name, members))
+    sources = tuple(Source(f.url, f.title, f.district, f.refresh, f.enabled) for f in feeds)
+    topic_list = tuple(Topic(t.slug, t.name, tuple(t.keywords)) for t in topics)
+    settings = (
+        ServiceSettings(**service.model_dump(exclude_none=True)) if service else ServiceSettings()
+    )
+    return Config(tuple(okrugs), tuple(areas), sources, topic_list, settings)

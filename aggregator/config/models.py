@@ -1,0 +1,104 @@
+"""Pydantic models of the config files: the shape of each file, checked key by key."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+SLUG = r"^[a-z0-9][a-z0-9-]*$"
+MIN_REFRESH = timedelta(minutes=1)
+MAX_REFRESH = timedelta(days=7)
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90s`, `15m`, `1h30m`, `2d` or a number of seconds → timedelta."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15m, 1h or 90s")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = str(value).strip().lower().replace(" ", "")
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise ValueError(f"not a duration: {value!r} (expected e.g. 90s, 15m, 1h30m)")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _within_refresh_bounds(value: timedelta) -> timedelta:
+    if not MIN_REFRESH <= value <= MAX_REFRESH:
+        raise ValueError("the interval must be between 1 minute and 7 days")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+RefreshInterval = Annotated[Duration, AfterValidator(_within_refresh_bounds)]
+Slug = Annotated[str, Field(pattern=SLUG)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class DistrictModel(Strict):
+    slug: Slug
+    name: Text
+
+
+class SettlementModel(Strict):
+    slug: Slug
+    name: Text
+    valid_until: date
+
+
+class OkrugModel(Strict):
+    slug: Slug
+    abbr: Text
+    name: Text
+    short_name: Text
+    districts: list[DistrictModel]
+    settlements: list[SettlementModel] = []
+
+
+class DistrictsFile(Strict):
+    okrugs: list[OkrugModel]
+
+
+class FeedModel(Strict):
+    url: Annotated[str, Field(pattern=r"^(?i:https?)://\S+$")]
+    title: Text
+    district: Slug
+    refresh: RefreshInterval | None = None
+    enabled: bool = True
+
+
+class FeedsFile(Strict):
+    feeds: list[FeedModel]
+
+
+class TopicModel(Strict):
+    slug: Slug
+    name: Text
+    keywords: Annotated[list[Text], Field(min_length=1)]
+
+
+class TopicsFile(Strict):
+    topics: list[TopicModel]
+
+
+class ServiceFile(Strict):
+    contact_url: Annotated[str, Field(pattern=r"^(?i:https?|mailto):\S+$")] | None = None
+    public_url: Annotated[str, Field(pattern=r"^(?i:https?)://\S+$")] | None = None
+    default_refresh: RefreshInterval | None = None
+    max_body_bytes: Annotated[int, Field(ge=1024)] | None = None
+    connect_timeout: Annotated[float, Field(gt=0)] | None = None
+    read_timeout: Annotated[float, Field(gt=0)] | None = None
+    total_timeout: Annotated[float, Field(gt=0)] | None = None
+    max_redirects: Annotated[int, Field(ge=0, le=20)] | None = None
+    concurrency: Annotated[int, Field(ge=1, le=256)] | None = None
+    feed_size: Annotated[int, Field(ge=1, le=500)] | None = None
