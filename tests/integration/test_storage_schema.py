@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from aggregator.domain import CITY, FeedOutcome, Source
+from aggregator.domain import CITY, Entry, FeedOutcome, Source
 from aggregator.errors import StorageError
 from aggregator.storage import Storage
-from aggregator.storage.engine import MIGRATIONS_DIR
+from aggregator.storage.engine import MIGRATIONS_DIR, alembic_config
 from aggregator.storage.schema import metadata
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -75,6 +76,83 @@ def test_models_match_the_migrations(storage: Storage, database_url: str) -> Non
             assert compare_metadata(context, metadata) == []
     finally:
         engine.dispose()
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config(conn)
+            if down:
+                command.downgrade(config, revision)
+            else:
+                command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_and_up_again(storage: Storage, database_url: str) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    _migrate(database_url, "base", down=True)
+    assert _table_names(database_url) == {"alembic_version"}
+    storage.upgrade()
+    assert storage.counts() == {"feeds": 0, "items": 0, "stories": 0}
+
+
+def test_link_key_migration_fills_existing_items(database_url: str) -> None:
+    _migrate(database_url, "0001")
+    long_link = "https://uv-kurier.ru/news/?" + "utm=1&" * 200
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO feeds (id, source_url, url, district, created_at)"
+                " VALUES (1, 'https://a.ru/feed', 'https://a.ru/feed', 'uvao', :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO stories (id, key, title, summary, content_html, published_at,"
+                " first_seen_at, updated_at) VALUES (1, 's', 'Т', '', '', :now, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        for item_id, link in ((1, "https://a.ru/1"), (2, long_link), (3, None)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (id, feed_id, story_id, entry_key, link, fingerprint,"
+                    " title, summary, content_html, published_at, first_seen_at, updated_at,"
+                    " content_hash) VALUES (:id, 1, 1, :key, :link, 'fp', 'Т', '', '', :now,"
+                    " :now, :now, 'h')"
+                ),
+                {"id": item_id, "key": f"k{item_id}", "link": link, "now": NOW},
+            )
+    engine.dispose()
+    storage = Storage.open(database_url)
+    try:
+        entries_links = ["https://a.ru/1", long_link]
+        found = storage.candidates(1, [_probe(link) for link in entries_links])
+        assert found.stories_by_link == {"https://a.ru/1": 1, long_link: 1}
+    finally:
+        storage.close()
+
+
+def _probe(link: str) -> Entry:
+    return Entry(
+        key=f"probe:{link}",
+        guid=None,
+        link=link,
+        title="Проба",
+        summary="",
+        content_html="",
+        published=NOW,
+        updated=NOW,
+        author=None,
+        categories=(),
+        fingerprint="probe",
+        content_hash="probe",
+    )
 
 
 def test_migration_scripts_ship_inside_the_package() -> None:

@@ -176,6 +176,21 @@ def test_candidates_find_own_items_and_any_feeds_stories(storage: Storage) -> No
     assert other.stories_by_fingerprint == {"fp-metro": story_id}
 
 
+def test_very_long_keys_links_and_fingerprints_are_stored_and_found(storage: Storage) -> None:
+    long = "https://uv-kurier.ru/news/" + "очень-длинный-адрес-" * 300
+    first = entry(long, link=long, fingerprint="fp:" + long)
+    plan = UpdatePlan(new_items=(new(first, "story:" + long),))
+    assert storage.apply(UVAO, plan, NOW) == ApplyResult(1, 1, 0)
+    assert storage.apply(UVAO, plan, NOW) == ApplyResult()
+    story_id = storage.stories(StoryQuery())[0].id
+    found = storage.candidates(MARYINO, [first])
+    assert found.stories_by_link == {long: story_id}
+    assert found.stories_by_fingerprint == {"fp:" + long: story_id}
+    assert set(storage.candidates(UVAO, [first]).items) == {long}
+    [source] = storage.stories(StoryQuery())[0].sources
+    assert source.link == long
+
+
 def test_candidates_for_no_entries_are_empty(storage: Storage) -> None:
     found = storage.candidates(UVAO, [])
     assert (found.items, found.stories_by_link, found.stories_by_fingerprint) == ({}, {}, {})
