@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     if not args.once:
-        print("use `aggregator fetch --once` (or `aggregator run` for the service)", file=sys.stderr)
+        print("use `aggregator fetch --once`, or `aggregator run` for the service", file=sys.stderr)
         return EXIT_FAILURE
     config_path = app.config_dir(args.config)
     show_bar = sys.stderr.isatty() and not args.no_progress

@@ -211,7 +211,10 @@ class ExistingItem:
 
 @dataclass(frozen=True)
 class Candidates:
-    """What storage knows that the decider needs: this feed's items by key, stories by link and fingerprint."""
+    """What storage knows that the decider needs.
+
+    This feed's stored items by entry key, and stories of any feed by link and by fingerprint.
+    """
 
     items: Mapping[str, ExistingItem]
     stories_by_link: Mapping[str, int]

@@ -2,7 +2,7 @@
 
     AggregatorError
     ├── ConfigError            one or more ConfigIssue(file, line, message)
-    ├── FetchError             a feed could not be fetched; carries the feed URL, a kind and the cause
+    ├── FetchError             a feed could not be fetched: the feed URL, a kind, the cause
     ├── ParseError             the bytes are not a feed we can read; carries the feed URL
     └── StorageError           a database driver error, wrapped once at the storage boundary
 

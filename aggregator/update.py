@@ -40,7 +40,7 @@ class FeedReport:
 
     feed: FeedState
     outcome: str  # "fetched", "not_modified" or "failed"
-    applied: ApplyResult = ApplyResult()
+    applied: ApplyResult = field(default_factory=ApplyResult)
     message: str | None = None
 
 

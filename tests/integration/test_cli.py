@@ -46,10 +46,12 @@ def test_check_config_reports_every_planted_error(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     reported = result.stderr.splitlines()
-    assert any(f"feeds.yaml:{first_district + 2}:" in line and "atlantida" in line
-               for line in reported), reported
-    assert any(f"feeds.yaml:{first_url + 2}:" in line and "colour" in line
-               for line in reported), reported
+    assert any(
+        f"feeds.yaml:{first_district + 2}:" in line and "atlantida" in line for line in reported
+    ), reported
+    assert any(f"feeds.yaml:{first_url + 2}:" in line and "colour" in line for line in reported), (
+        reported
+    )
     assert any("topics.yaml:" in line for line in reported), reported
 
 

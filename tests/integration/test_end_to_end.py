@@ -1,4 +1,4 @@
-"""From config to a republished district feed: real loopback HTTP server, real database, real parser.
+"""From config to a republished district feed: loopback HTTP server, real database, real parser.
 
 Fixture feeds in tests/data/e2e: two district papers (one in windows-1251), an okrug paper in Atom
 that share one city story, a feed with broken XML, and URLs that answer 404 and 500.

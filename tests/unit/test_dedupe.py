@@ -1,4 +1,4 @@
-"""The exact-duplicate decider: new, changed and unchanged entries; stories joined by link or fingerprint."""
+"""The exact-duplicate decider: new, changed, unchanged entries; stories by link or fingerprint."""
 
 from __future__ import annotations
 
