@@ -26,8 +26,9 @@ __all__ = [
 
 TITLE_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
-THRESHOLD = 1.0
-"""A topic needs this score: one keyword in the title or in the body is enough for a short lead."""
+THRESHOLD = 2.0
+"""A topic needs one keyword in the title or two distinct ones in the body; when no topic gets
+there, the best-scoring topics of a single body keyword are taken (short leads)."""
 
 INDECLINABLE = frozenset({"метро", "кино", "кафе", "такси", "депо", "шоссе", "кашпо", "пальто"})
 
@@ -97,11 +98,15 @@ class TopicMatcher:
     def match(self, title: str, text: str, categories: Iterable[str] = ()) -> tuple[str, ...]:
         """The slugs of the topics of a story, in rule order."""
         scores, _, excluded = self._score(title, text)
+        for n in excluded:
+            scores.pop(n, None)
+        best = max(scores.values(), default=0.0)
+        bar = THRESHOLD if best >= THRESHOLD else max(best, BODY_WEIGHT)
         cats = {normalize_text(c) for c in categories}
         return tuple(
             rule.slug
             for n, rule in enumerate(self.rules)
-            if n not in excluded and (scores.get(n, 0.0) >= THRESHOLD or cats & rule.categories)
+            if n not in excluded and (scores.get(n, 0.0) >= bar or cats & rule.categories)
         )
 
     def explain(self, title: str, text: str) -> dict[str, list[str]]:

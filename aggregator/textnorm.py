@@ -109,6 +109,8 @@ def _fleeting_vowel_forms(word: str) -> list[str]:
     for ending in ("ка", "ки"):
         if word.endswith(ending) and len(word) > 4:
             base = word[: -len(ending)]
+            if base[-1] in "аеиоуыэюя":
+                continue
             if base[-1] in "йь":
                 forms.append(base[:-1] + "ек")
             elif base[-1] in "жшчщц":
@@ -123,10 +125,28 @@ def _fleeting_vowel_forms(word: str) -> list[str]:
     return forms
 
 
+_VOWELS = "аеиоуыэюя"
+
+
+def _case_forms(word: str) -> list[str]:
+    """A few regular case forms of a noun, for words whose forms Snowball stems apart.
+
+    Snowball strips «ен» from «мосрентген» but not from «мосрентгене»; stemming the case forms
+    as well gives the matcher every stem a text may contain.
+    """
+    if len(word) < 4 or word[-1] in "йь" or word.endswith(("ый", "ий", "ой", "ое", "ая")):
+        return []
+    if word[-1] not in _VOWELS:
+        return [word + end for end in ("а", "у", "е", "ом", "ы", "ов", "ами", "ах")]
+    if word[-1] in "ао":
+        return [word[:-1] + end for end in ("ы", "е", "у", "ой", "ом", "ам", "ах")]
+    return []
+
+
 @lru_cache(maxsize=8192)
 def stem_forms(word: str) -> frozenset[str]:
     """The stems the inflected forms of a normalized word can take (its own stem and bridges)."""
-    return frozenset(stems([word, *_fleeting_vowel_forms(word)]))
+    return frozenset(stems([word, *_fleeting_vowel_forms(word), *_case_forms(word)]))
 
 
 def stem_sequence(words: Sequence[str]) -> list[str]:
