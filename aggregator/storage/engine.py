@@ -74,7 +74,30 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration in one transaction, one process at a time."""
-    with engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
-        command.upgrade(alembic_config(conn), "head")
+    with engine.connect().execution_options(**{IMMEDIATE: True}) as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration recreates tables; with foreign keys on, dropping the old copy
+            # would cascade-delete the rows referring to it. The pragma is a no-op inside a
+            # transaction, so it is switched around the transaction, not within it.
+            _sqlite_pragma(conn, "foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+                command.upgrade(alembic_config(conn), "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise sa.exc.IntegrityError("PRAGMA foreign_key_check", None, _FkViolation())
+        finally:
+            if sqlite:
+                _sqlite_pragma(conn, "foreign_keys = ON")
+
+
+class _FkViolation(Exception):
+    def __str__(self) -> str:
+        return "the migration left rows that violate foreign keys; rolled back"
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    # On the driver connection directly: through SQLAlchemy it would autobegin a transaction.
+    conn.connection.driver_connection.execute(f"PRAGMA {pragma}")  # type: ignore[union-attr]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy.engine import Connection
 
@@ -26,6 +28,8 @@ def _main() -> None:
         _run(connection)
         return
     # Invoked from the `alembic` command line: build an engine the way Storage does.
+    if context.config.config_file_name is not None:
+        fileConfig(context.config.config_file_name, disable_existing_loggers=False)
     url = context.get_x_argument(as_dictionary=True).get("url")
     url = url or context.config.get_main_option("sqlalchemy.url")
     if not url:
