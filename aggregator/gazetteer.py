@@ -97,7 +97,8 @@ _BLOCKING_WORDS = frozenset(
         "рейс",
     )
 )
-_RAYON = stem_word("район")
+# Noun forms only: Snowball also stems «районный» (суд) to «район».
+_RAYON = frozenset("район" + end for end in ("", "а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах"))
 _AND = frozenset({"и", "или"})
 
 
@@ -230,7 +231,7 @@ class Gazetteer:
 def _rayon_follows(toks: list[_Tok], j: int, adjective_stems: frozenset[str]) -> bool:
     """True when «район» follows, possibly after «и» and other district adjectives."""
     for tok in toks[j : j + 5]:
-        if tok.stem == _RAYON:
+        if tok.word in _RAYON:
             return True
         if tok.word not in _AND and tok.stem not in adjective_stems:
             return False
