@@ -1,0 +1,291 @@
+"""Near-duplicate detection for "one story, many sources": shingles, MinHash, LSH, verification.
+
+Pure code: text in, features and decisions out. Candidates are found by equality on LSH band keys
+(so a database index can serve every worker); each candidate is then verified on exact shingle
+overlap and title similarity before an item joins its story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+
+from aggregator.textnorm import split_hyphens, stems, tokens
+
+SHINGLE_K = 2
+"""Word bigrams over stems: robust to reordered clauses, yet specific enough for one event."""
+
+NUM_PERM = 128
+SEED = 20251128
+"""Fixed forever: stored signatures and band keys are only comparable under one seed."""
+
+LSH_THRESHOLD = 0.3
+BANDS = 42
+ROWS = 3
+"""datasketch's optimal (b, r) for Jaccard 0.3 at 128 permutations with false negatives weighted
+0.7 (a shortened lead halves the Jaccard; false candidates only cost a verification)."""
+
+_SCHEME = "affine32"
+_FORMAT_VERSION = 1
+_HEADER = struct.Struct("<2sBIH")
+_MAGIC = b"MH"
+
+_STOP_LIST = (
+    "а без в во для до же за и из или к ко как ли на над не ни но о об обо от по под при про "
+    "с со у что чтобы это этот эта эти так также уже еще только его ее их он она они мы вы "
+    "будет был была были быть есть который которая которые которых которым года году год"
+)
+_STOP_WORDS = frozenset(_STOP_LIST.split())
+
+_BOILERPLATE = (
+    # A teaser block lists other stories: everything after it is not this article.
+    re.compile(r"(?is)\bчитайте\s+также\b.*"),
+    re.compile(r"(?is)\bчитайте\s+нас\s+в\b.*"),
+    re.compile(r"(?i)\bподписывайтесь\b[^.!\n]*[.!]?"),
+    # A byline names a person or an agency in a few words; a longer grab would eat the lead.
+    re.compile(
+        r"(?i)\b(?:текст|фото|видео|источник|автор|иллюстрация)[^\S\n]*:[^\S\n]*"
+        r"(?:[^\s.|]+[^\S\n]*){1,3}"
+    ),
+    re.compile(r"(?i)\bопубликовано\s+\d{1,2}\s+\S+\s+\d{4}(?:\s+в)?\s+\d{1,2}:\d{2}"),
+)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A MinHash signature: `num_perm` 32-bit minima under the fixed seed."""
+
+    values: tuple[int, ...]
+    seed: int = SEED
+
+    @property
+    def empty(self) -> bool:
+        """True for the signature of no shingles at all (every minimum still at its maximum)."""
+        return all(v == 0xFFFFFFFF for v in self.values)
+
+    def jaccard(self, other: Signature) -> float:
+        """The MinHash estimate of the Jaccard similarity of the two shingle sets."""
+        if other.seed != self.seed or len(other.values) != len(self.values):
+            raise ValueError("signatures with different seeds or sizes are not comparable")
+        if not self.values:
+            return 0.0
+        same = sum(1 for x, y in zip(self.values, other.values, strict=True) if x == y)
+        return same / len(self.values)
+
+    def to_bytes(self) -> bytes:
+        """A versioned little-endian encoding, stable across processes and platforms."""
+        header = _HEADER.pack(_MAGIC, _FORMAT_VERSION, self.seed, len(self.values))
+        return header + struct.pack(f"<{len(self.values)}I", *self.values)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Signature:
+        """Decode `to_bytes` output; raises ValueError on anything else."""
+        if len(data) < _HEADER.size:
+            raise ValueError("signature too short")
+        magic, version, seed, count = _HEADER.unpack_from(data)
+        if magic != _MAGIC or version != _FORMAT_VERSION:
+            raise ValueError("not a signature of a known format")
+        if len(data) != _HEADER.size + 4 * count:
+            raise ValueError("signature length does not match its header")
+        return cls(struct.unpack_from(f"<{count}I", data, _HEADER.size), seed)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What is stored per item for near-duplicate matching."""
+
+    signature: Signature
+    shingles: frozenset[int]
+    """32-bit hashes of the shingles: the exact sets for verification, 4 bytes each."""
+    title_stems: tuple[str, ...]
+
+    def shingles_bytes(self) -> bytes:
+        """The shingle hashes as sorted little-endian uint32, for storage."""
+        ordered = sorted(self.shingles)
+        return struct.pack(f"<{len(ordered)}I", *ordered)
+
+    @staticmethod
+    def shingles_from_bytes(data: bytes) -> frozenset[int]:
+        """Decode `shingles_bytes` output."""
+        if len(data) % 4:
+            raise ValueError("shingle bytes must be a multiple of 4 long")
+        return frozenset(struct.unpack(f"<{len(data) // 4}I", data))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Verification thresholds, tuned on the tune half of tests/data/dedupe (see eval_dedupe)."""
+
+    min_score: float = 0.4
+    min_containment: float = 0.4
+    containment_weight: float = 0.5
+    jaccard_weight: float = 0.3
+    title_weight: float = 0.2
+    window: timedelta = field(default=timedelta(days=7))
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """One item as the reference clustering sees it."""
+
+    title: str
+    lead: str
+    published: datetime
+
+
+def strip_boilerplate(text: str) -> str:
+    """Remove bylines, the «Читайте также» block and everything after it, subscription calls."""
+    for pattern in _BOILERPLATE:
+        text = pattern.sub(" ", text)
+    return text
+
+
+def words(text: str) -> list[str]:
+    """Stemmed content words of `text` after boilerplate removal and normalization."""
+    kept = [w for w in split_hyphens(tokens(strip_boilerplate(text))) if w not in _STOP_WORDS]
+    return stems(kept)
+
+
+def _shingle_seq(seq: Sequence[str], k: int) -> Iterable[str]:
+    if len(seq) < k:
+        return [" ".join(seq)] if seq else []
+    return (" ".join(seq[i : i + k]) for i in range(len(seq) - k + 1))
+
+
+def shingles(title: str, lead: str, k: int = SHINGLE_K) -> set[str]:
+    """Word k-shingles over stems; title and lead are shingled apart (no shingle spans both)."""
+    result = set(_shingle_seq(words(title), k))
+    result.update(_shingle_seq(words(lead), k))
+    return result
+
+
+def _hash32(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
+
+
+@lru_cache(maxsize=4)
+def _template(num_perm: int, seed: int) -> MinHash:
+    return MinHash(num_perm=num_perm, seed=seed, hashfunc=_hash32, scheme=_SCHEME)
+
+
+def signature(shingles: set[str], num_perm: int = NUM_PERM, seed: int = SEED) -> Signature:
+    """The MinHash signature of a shingle set under the fixed seed and hash function."""
+    template = _template(num_perm, seed)
+    minhash = MinHash(
+        seed=seed,
+        hashfunc=_hash32,
+        permutations=template.permutations,
+        scheme=_SCHEME,
+        num_perm=num_perm,
+    )
+    if shingles:
+        minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
+    return Signature(tuple(int(v) for v in np.asarray(minhash.hashvalues)), seed)
+
+
+def band_keys(sig: Signature, bands: int = BANDS, rows: int = ROWS) -> list[str]:
+    """One short key per LSH band (band index + hash of its rows); none for an empty signature."""
+    if bands * rows > len(sig.values):
+        raise ValueError(f"{bands} bands x {rows} rows exceed {len(sig.values)} permutations")
+    if sig.empty:
+        return []
+    keys = []
+    for band in range(bands):
+        chunk = sig.values[band * rows : (band + 1) * rows]
+        digest = hashlib.blake2b(struct.pack(f"<{rows}I", *chunk), digest_size=6).hexdigest()
+        keys.append(f"{band:02x}{digest}")
+    return keys
+
+
+def features(title: str, lead: str) -> Features:
+    """Compute everything stored per item from its title and lead."""
+    found = shingles(title, lead)
+    return Features(
+        signature=signature(found),
+        shingles=frozenset(_hash32(s.encode("utf-8")) for s in found),
+        title_stems=tuple(sorted(set(words(title)))),
+    )
+
+
+def _overlap(a: frozenset[int], b: frozenset[int]) -> tuple[float, float]:
+    if not a or not b:
+        return 0.0, 0.0
+    common = len(a & b)
+    return common / len(a | b), common / min(len(a), len(b))
+
+
+def _title_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    if not a or not b:
+        return 0.0
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb)
+
+
+def similarity(a: Features, b: Features, thresholds: Thresholds | None = None) -> float:
+    """A weighted blend of shingle containment, shingle Jaccard and title word Jaccard in [0, 1]."""
+    t = thresholds or Thresholds()
+    jaccard, containment = _overlap(a.shingles, b.shingles)
+    title = _title_similarity(a.title_stems, b.title_stems)
+    total = t.containment_weight + t.jaccard_weight + t.title_weight
+    blended = t.containment_weight * containment + t.jaccard_weight * jaccard
+    return (blended + t.title_weight * title) / total
+
+
+def is_duplicate(a: Features, b: Features, thresholds: Thresholds | None = None) -> bool:
+    """True when the verified similarity and the shingle containment both clear their thresholds."""
+    t = thresholds or Thresholds()
+    _, containment = _overlap(a.shingles, b.shingles)
+    return containment >= t.min_containment and similarity(a, b, t) >= t.min_score
+
+
+def within_window(a_published: datetime, b_published: datetime, window: timedelta) -> bool:
+    """True when the two publication times are at most `window` apart (in either order)."""
+    return abs(a_published - b_published) <= window
+
+
+def cluster(
+    items: Sequence[ItemText],
+    thresholds: Thresholds | None = None,
+    bands: int = BANDS,
+    rows: int = ROWS,
+) -> list[int]:
+    """Greedy clustering in arrival order: the story number (0, 1, ...) of each item.
+
+    Each item joins the story of its most similar verified candidate among earlier items that
+    share a band key and fall within the window; otherwise it starts a new story.
+    """
+    t = thresholds or Thresholds()
+    index: dict[str, list[int]] = {}
+    feats: list[Features] = []
+    labels: list[int] = []
+    next_story = 0
+    for i, item in enumerate(items):
+        current = features(item.title, item.lead)
+        keys = band_keys(current.signature, bands, rows)
+        candidates = sorted({j for key in keys for j in index.get(key, ())})
+        best, best_score = -1, -1.0
+        for j in candidates:
+            if not within_window(item.published, items[j].published, t.window):
+                continue
+            if not is_duplicate(current, feats[j], t):
+                continue
+            score = similarity(current, feats[j], t)
+            if score > best_score:
+                best, best_score = j, score
+        if best >= 0:
+            labels.append(labels[best])
+        else:
+            labels.append(next_story)
+            next_story += 1
+        feats.append(current)
+        for key in keys:
+            index.setdefault(key, []).append(i)
+    return labels
