@@ -224,6 +224,17 @@ def test_driver_error_after_open_is_wrapped(storage: Storage, database_url: str)
     assert isinstance(caught.value.__cause__, sa.exc.DBAPIError)
 
 
+def test_database_from_a_newer_release_raises_storage_error(
+    storage: Storage, database_url: str
+) -> None:
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(StorageError, match="9999"):
+        storage.upgrade()
+
+
 def test_naive_datetime_is_refused(storage: Storage) -> None:
     with pytest.raises(StorageError):
         storage.sync_sources(SOURCES, datetime(2026, 3, 2, 9, 30))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +20,7 @@ from aggregator.domain import (
     StoryQuery,
     UpdatePlan,
 )
+from aggregator.errors import StorageError
 from aggregator.storage import Storage
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -310,22 +312,51 @@ def test_story_by_id(filled: Storage) -> None:
     assert filled.story(10_000) is None
 
 
-def test_stories_load_in_a_constant_number_of_queries(filled: Storage) -> None:
+@contextmanager
+def _statements(storage: Storage) -> Iterator[list[str]]:
+    """Collect the SQL statements `storage` sends while the block runs."""
     statements: list[str] = []
 
     def count(*args: object) -> None:
         statements.append(str(args[2]))
 
-    engine = filled._engine
+    engine = storage._engine
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        filled.stories(StoryQuery(limit=1))
-        one = len(statements)
-        statements.clear()
-        filled.stories(StoryQuery(limit=50))
-        assert len(statements) == one
+        yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def test_stories_load_in_a_constant_number_of_queries(filled: Storage) -> None:
+    with _statements(filled) as one:
+        filled.stories(StoryQuery(limit=1))
+    with _statements(filled) as many:
+        filled.stories(StoryQuery(limit=50))
+    assert len(many) == len(one)
+
+
+def test_candidates_and_apply_do_not_query_per_entry(storage: Storage) -> None:
+    def plan(prefix: str, n: int) -> tuple[list[Entry], UpdatePlan]:
+        entries = [entry(f"{prefix}{i}", link=f"https://a.ru/{prefix}{i}") for i in range(n)]
+        return entries, UpdatePlan(new_items=tuple(new(e, areas=("uvao",)) for e in entries))
+
+    few_entries, few_plan = plan("a", 1)
+    many_entries, many_plan = plan("b", 40)
+    with _statements(storage) as few:
+        storage.candidates(UVAO, few_entries)
+        storage.apply(UVAO, few_plan, NOW)
+    with _statements(storage) as many:
+        storage.candidates(UVAO, many_entries)
+        storage.apply(UVAO, many_plan, NOW)
+    assert len(many) == len(few)
+
+
+def test_apply_is_atomic(storage: Storage) -> None:
+    plan = UpdatePlan(new_items=(new(entry("z1")), new(entry("z2"))))
+    with pytest.raises(StorageError):
+        storage.apply(999, plan, NOW)  # no such feed: the foreign key fails
+    assert storage.counts() == {"feeds": 3, "items": 0, "stories": 0}
 
 
 def test_feed_health_counts_items(filled: Storage) -> None:
