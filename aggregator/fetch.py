@@ -179,6 +179,11 @@ class Fetcher:
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             raise _too_large(url, limit, f"declares {int(declared)} bytes")
+        if response.is_stream_consumed:
+            # Only a mock response built from bytes arrives read (and decoded) already.
+            body = BoundedBody(url, limit, "")
+            body.feed(response.content)
+            return body.finish()
         body = BoundedBody(url, limit, headers.get("content-encoding", ""))
         async for raw in response.aiter_raw():
             body.feed(raw)
@@ -280,13 +285,13 @@ class _Brotli:
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         out: bytes = self._obj.process(data, output_buffer_limit=_PIECE)
-        if out:
+        # Output held back by the limit comes out of further empty calls; an empty result
+        # means the decoder needs more input (can_accept_more_data does not say so reliably).
+        while out:
             yield out
-        while not self._obj.can_accept_more_data():
-            out = self._obj.process(b"", output_buffer_limit=_PIECE)
-            if not out:
+            if self._obj.is_finished():
                 return
-            yield out
+            out = self._obj.process(b"", output_buffer_limit=_PIECE)
 
     def flush(self) -> Iterator[bytes]:
         return iter(())
@@ -411,7 +416,7 @@ def connection_message(exc: BaseException) -> str:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate error: {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS error: {cause.reason or cause}"
+            return f"TLS error: {getattr(cause, 'reason', None) or cause}"
         if isinstance(cause, socket.gaierror):
             return f"DNS lookup failed: {cause.strerror or cause}"
         if isinstance(cause, ConnectionRefusedError):
