@@ -8,8 +8,10 @@ their exact form, so «метро» never matches «метров». A title matc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from aggregator.domain import Entry, Topic
 from aggregator.gazetteer import Gazetteer
@@ -42,12 +44,18 @@ class _Keyword:
 
 @dataclass(frozen=True)
 class TopicRule:
-    """One topic compiled for matching; `exclude` and `categories` leave room for config."""
+    """One topic compiled for matching; patterns, exclusions and categories leave room for config.
+
+    `patterns` are regexes searched in the normalized text (lowercase, ё→е), weighed like a
+    keyword; an `exclude` phrase anywhere vetoes the topic; a feed category equal to one of
+    `categories` (normalized) assigns it.
+    """
 
     slug: str
     keywords: tuple[_Keyword, ...]
     exclude: tuple[_Keyword, ...] = ()
     categories: frozenset[str] = field(default_factory=frozenset)
+    patterns: tuple[re.Pattern[str], ...] = ()
 
 
 def _compile_keyword(keyword: str) -> _Keyword | None:
@@ -90,6 +98,7 @@ class TopicMatcher:
                 self._add(n, keyword, excluded=True)
         for bucket in self._index.values():
             bucket.sort(key=lambda entry: -len(entry[1].phrase))
+        self._patterns = [(n, p) for n, rule in enumerate(self.rules) for p in rule.patterns]
 
     def _add(self, n: int, keyword: _Keyword, *, excluded: bool) -> None:
         for first in keyword.phrase[0]:
@@ -135,6 +144,12 @@ class TopicMatcher:
                     if keyword.text not in hits.setdefault(n, set()):
                         scores[n] = scores.get(n, 0.0) + weight
                     hits[n].add(keyword.text)
+            if self._patterns:
+                normalized = normalize_text(part)
+                for n, pattern in self._patterns:
+                    if pattern.pattern not in hits.get(n, ()) and pattern.search(normalized):
+                        scores[n] = scores.get(n, 0.0) + weight
+                        hits.setdefault(n, set()).add(pattern.pattern)
         return scores, hits, excluded
 
 
@@ -155,14 +170,19 @@ def compile_topics(topics: Iterable[Topic]) -> TopicMatcher:
     return TopicMatcher([_compile_rule(t) for t in topics])
 
 
+@lru_cache(maxsize=8)
+def _cached_matcher(topics: tuple[Topic, ...]) -> TopicMatcher:
+    return compile_topics(topics)
+
+
 def story_topics(title: str, text: str, topics: Sequence[Topic]) -> tuple[str, ...]:
-    """The topic slugs of one story (compiles the topics each call: prefer `compile_topics`)."""
-    return compile_topics(topics).match(title, text)
+    """The topic slugs of one story; the compiled topics are cached per topic tuple."""
+    return _cached_matcher(tuple(topics)).match(title, text)
 
 
 def explain_topics(title: str, text: str, topics: Sequence[Topic]) -> dict[str, list[str]]:
     """Which keywords of which topic matched one story."""
-    return compile_topics(topics).explain(title, text)
+    return _cached_matcher(tuple(topics)).explain(title, text)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from aggregator.classify import (
     StoryTags,
     TopicMatcher,
+    TopicRule,
     compile_topics,
     explain_topics,
     story_tags,
@@ -165,3 +168,22 @@ def test_story_tags_from_an_entry() -> None:
     )
     tags = story_tags(entry, build_gazetteer(config), compile_topics(config.topics))
     assert tags == StoryTags(areas=("marino", "uvao"), topics=("transport", "education", "housing"))
+
+
+def _rule(slug: str, **extra: object) -> TopicRule:
+    base = compile_topics([Topic(slug, slug, ("школа",))]).rules[0]
+    return replace(base, **extra)  # type: ignore[arg-type]
+
+
+def test_rule_patterns_search_the_normalized_text() -> None:
+    matcher = TopicMatcher([_rule("x", patterns=(re.compile(r"\bмцд-\d\b"),))])
+    assert matcher.match("Запуск МЦД-5", "") == ("x",)
+    assert matcher.explain("Запуск МЦД-5", "") == {"x": [r"\bмцд-\d\b"]}
+    assert matcher.match("Запуск МЦД", "") == ()
+
+
+def test_rule_exclusions_veto_the_topic() -> None:
+    exclude = compile_topics([Topic("y", "y", ("школа танцев",))]).rules[0].keywords
+    matcher = TopicMatcher([_rule("x", exclude=exclude)])
+    assert matcher.match("Школа открылась", "") == ("x",)
+    assert matcher.match("Школа танцев открылась", "") == ()
