@@ -53,7 +53,7 @@ _BOILERPLATE = (
     # A byline names a person or an agency in a few words; a longer grab would eat the lead.
     re.compile(
         r"(?i)\b(?:текст|фото|видео|источник|автор|иллюстрация)[^\S\n]*:[^\S\n]*"
-        r"(?:[^\s.|]+[^\S\n]*){1,3}"
+        r"(?:[^\s.|]+(?:\.[^\s.|]+)*[^\S\n]*){1,3}"
     ),
     re.compile(r"(?i)\bопубликовано\s+\d{1,2}\s+\S+\s+\d{4}(?:\s+в)?\s+\d{1,2}:\d{2}"),
 )
@@ -106,6 +106,8 @@ class Features:
     shingles: frozenset[int]
     """32-bit hashes of the shingles: the exact sets for verification, 4 bytes each."""
     title_stems: tuple[str, ...]
+    numbers: frozenset[str] = frozenset()
+    """Words with digits (counts, dates, route numbers): templated news differs in these."""
 
     def shingles_bytes(self) -> bytes:
         """The shingle hashes as sorted little-endian uint32, for storage."""
@@ -129,6 +131,7 @@ class Thresholds:
     containment_weight: float = 0.5
     jaccard_weight: float = 0.3
     title_weight: float = 0.2
+    number_veto: bool = True
     window: timedelta = field(default=timedelta(days=7))
 
 
@@ -165,6 +168,11 @@ def shingles(title: str, lead: str, k: int = SHINGLE_K) -> set[str]:
     result = set(_shingle_seq(words(title), k))
     result.update(_shingle_seq(words(lead), k))
     return result
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The words of `text` that contain a digit, after boilerplate removal."""
+    return frozenset(w for w in tokens(strip_boilerplate(text)) if any(c.isdigit() for c in w))
 
 
 def _hash32(data: bytes) -> int:
@@ -212,6 +220,7 @@ def features(title: str, lead: str) -> Features:
         signature=signature(found),
         shingles=frozenset(_hash32(s.encode("utf-8")) for s in found),
         title_stems=tuple(sorted(set(words(title)))),
+        numbers=numbers(f"{title} {lead}"),
     )
 
 
@@ -242,6 +251,8 @@ def similarity(a: Features, b: Features, thresholds: Thresholds | None = None) -
 def is_duplicate(a: Features, b: Features, thresholds: Thresholds | None = None) -> bool:
     """True when the verified similarity and the shingle containment both clear their thresholds."""
     t = thresholds or Thresholds()
+    if t.number_veto and a.numbers and b.numbers and not a.numbers & b.numbers:
+        return False  # same template, different facts: another route, week or count
     _, containment = _overlap(a.shingles, b.shingles)
     return containment >= t.min_containment and similarity(a, b, t) >= t.min_score
 
