@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import gzip
 import hashlib
+import signal
 import socket
 import threading
 from collections.abc import Mapping
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
+    # `make demo` and process supervisors stop us with SIGTERM: treat it as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = FeedServer(args.root, host=args.host, port=args.port)
     server.start()
     print(f"serving {server.root} at {server.base_url}/ (Ctrl-C stops)", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -346,3 +347,42 @@ def test_server_stops_while_dripping(feed_server: FeedServer) -> None:
     assert fetch_error(feed_server.url("/drip"), settings).kind is FetchErrorKind.TIMEOUT
     feed_server.stop()
     feed_server.stop()  # idempotent
+
+
+def handler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name and t.is_alive()]
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    server = FeedServer()
+    server.start()
+    server.set_route("/feed/", Route(RSS))
+
+    async def scenario() -> None:
+        async with Fetcher(FAST) as fetcher:
+            await fetcher.fetch(FeedState(1, server.url("/feed/")))
+            # The client still holds its pooled connection open while the server stops.
+            server.stop()
+            assert handler_threads() == []
+
+    run(scenario())
+
+
+def test_static_files_and_routes_side_by_side(tmp_path: Path) -> None:
+    (tmp_path / "feeds").mkdir()
+    atom = "<feed xmlns='http://www.w3.org/2005/Atom'><title>Зеленоград</title></feed>".encode()
+    (tmp_path / "feeds" / "zelenograd.atom").write_bytes(atom)
+    with FeedServer(root=tmp_path) as server:
+        server.set_route("/feeds/zelenograd.atom?v=2", Route(RSS))
+        static = run(fetch_once(server.url("/feeds/zelenograd.atom")))
+        routed = run(fetch_once(server.url("/feeds/zelenograd.atom?v=2")))
+        outside = fetch_error(server.url("/../conftest.py"))
+    assert isinstance(static, FetchResult) and isinstance(routed, FetchResult)
+    assert static.content == atom
+    assert static.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert routed.content == RSS
+    assert outside.status == 404
+    assert [r.path for r in server.requests][:2] == [
+        "/feeds/zelenograd.atom",
+        "/feeds/zelenograd.atom?v=2",
+    ]
