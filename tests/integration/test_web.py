@@ -23,7 +23,9 @@ from aggregator.domain import (
     UpdatePlan,
 )
 from aggregator.storage import Storage
-from aggregator.web.app import create_app
+from aggregator.web.app import create_app, plural
+from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
+from aggregator.web.feeds import split_name
 
 with warnings.catch_warnings():
     # Starlette 1.x nags about httpx in its test client; the client itself works as before.
@@ -394,3 +396,71 @@ def test_new_story_changes_the_etag(client: TestClient, storage: Storage) -> Non
     assert response.status_code == 200
     assert response.headers["etag"] != before
     assert response.headers["last-modified"] == "Fri, 27 Nov 2026 13:00:00 GMT"
+
+
+# --- the pure helpers behind the routes ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "word"),
+    [
+        (1, "источник"),
+        (2, "источника"),
+        (4, "источника"),
+        (5, "источников"),
+        (11, "источников"),
+        (12, "источников"),
+        (21, "источник"),
+        (22, "источника"),
+        (111, "источников"),
+    ],
+)
+def test_plural(count: int, word: str) -> None:
+    assert plural(count, "источник", "источника", "источников") == word
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("kuzminki.atom", ("kuzminki", "atom")),
+        ("uvao.rss", ("uvao", "rss")),
+        ("kuzminki.json", ("kuzminki.json", None)),
+        ("kuzminki", ("kuzminki", None)),
+        ("a.b.rss", ("a.b", "rss")),
+        (".atom", ("", "atom")),
+    ],
+)
+def test_split_name(name: str, expected: tuple[str, str | None]) -> None:
+    assert split_name(name) == expected
+
+
+LAST = datetime(2026, 11, 27, 12, 0, 30, 500_000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, False),
+        ({"if-none-match": '"abc"'}, True),
+        ({"if-none-match": 'W/"abc"'}, True),
+        ({"if-none-match": '"x", "abc"'}, True),
+        ({"if-none-match": "*"}, True),
+        ({"if-none-match": '"abcd"'}, False),
+        ({"if-modified-since": "Fri, 27 Nov 2026 12:00:30 GMT"}, True),
+        ({"if-modified-since": "Fri, 27 Nov 2026 12:00:29 GMT"}, False),
+        ({"if-modified-since": "garbage"}, False),
+        ({"if-none-match": '"x"', "if-modified-since": "Sat, 28 Nov 2026 00:00:00 GMT"}, False),
+    ],
+)
+def test_not_modified(headers: dict[str, str], expected: bool) -> None:
+    assert not_modified(headers, '"abc"', LAST) is expected
+    assert not_modified(headers, '"abc"', LAST.replace(tzinfo=None)) is expected
+
+
+def test_validator_headers() -> None:
+    assert validator_headers(strong_etag(b"x"), EPOCH) == {
+        "ETag": strong_etag(b"x"),
+        "Last-Modified": "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Cache-Control": "public, max-age=300",
+    }
+    assert strong_etag(b"x") != strong_etag(b"y")
