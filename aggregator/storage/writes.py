@@ -73,7 +73,8 @@ def _resolve_stories(
             leads.setdefault(bounded(item.new_story_key), item.entry)
     created: set[int] = set()
     by_key: dict[str, int] = {}
-    rows = [_story_row(key, entry, now) for key, entry in leads.items()]
+    # Rows are locked in key order, so two workers inserting the same keys cannot deadlock.
+    rows = [_story_row(key, leads[key], now) for key in sorted(leads)]
     for batch in chunked(rows, rows_per_statement(stories)):
         stmt = insert_ignore(conn, stories, ["key"], batch).returning(stories.c.id)
         created.update(conn.execute(stmt).scalars())
@@ -123,7 +124,7 @@ def _insert_items(
             "updated_at": now,
             **_entry_fields(item.entry),
         }
-        for key, (item, story_id) in planned.items()
+        for key, (item, story_id) in sorted(planned.items())
     ]
     keys: list[str] = []
     for batch in chunked(rows, rows_per_statement(items)):
@@ -170,9 +171,10 @@ def _apply_changes(
     changes = {c.item_id: c for c in changed if c.item_id in stored}
     if not changes:
         return 0
-    _update_items(conn, changes.values(), now)
+    _update_items(conn, [changes[i] for i in sorted(changes)], now)
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
-    _update_lead_stories(conn, [(stored[i], changes[i].entry) for i in sorted(leads)], now)
+    updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
+    _update_lead_stories(conn, updates, now)
     _add_tags(
         conn,
         areas=(),

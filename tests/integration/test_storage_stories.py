@@ -130,13 +130,15 @@ def test_two_feeds_creating_the_same_story_key_end_with_one_story(storage: Stora
 def test_concurrent_workers_creating_the_same_keys_end_with_one_story_each(
     database_url: str, storage: Storage
 ) -> None:
-    keys = [f"k{i}" for i in range(20)]
+    keys = [f"k{i:03d}" for i in range(300)]
     second = Storage.open(database_url, upgrade=False)
     barrier = threading.Barrier(2)
     results: dict[int, ApplyResult] = {}
 
     def work(worker: Storage, feed_id: int) -> None:
-        plan = UpdatePlan(new_items=tuple(new(entry(f"{feed_id}-{k}"), k) for k in keys))
+        # The workers meet the keys in opposite orders, the likeliest way to deadlock.
+        ordered = keys if feed_id == UVAO else keys[::-1]
+        plan = UpdatePlan(new_items=tuple(new(entry(f"{feed_id}-{k}"), k) for k in ordered))
         barrier.wait()
         results[feed_id] = worker.apply(feed_id, plan, NOW)
 
@@ -149,9 +151,9 @@ def test_concurrent_workers_creating_the_same_keys_end_with_one_story_each(
     for thread in threads:
         thread.join()
     second.close()
-    assert storage.counts() == {"feeds": 3, "items": 40, "stories": 20}
-    assert sum(r.new_stories for r in results.values()) == 20
-    assert all(len(s.sources) == 2 for s in storage.stories(StoryQuery(limit=100)))
+    assert storage.counts() == {"feeds": 3, "items": 600, "stories": 300}
+    assert sum(r.new_stories for r in results.values()) == 300
+    assert all(len(s.sources) == 2 for s in storage.stories(StoryQuery(limit=1000)))
 
 
 def test_candidates_find_own_items_and_any_feeds_stories(storage: Storage) -> None:
