@@ -100,7 +100,11 @@ class Signature:
 
 @dataclass(frozen=True)
 class Features:
-    """What is stored per item for near-duplicate matching."""
+    """What is stored per item for near-duplicate matching.
+
+    Storage keeps `signature.to_bytes()`, `shingles_bytes()`, and the stems and numbers as
+    space-joined text; band keys are recomputed from the signature with `band_keys`.
+    """
 
     signature: Signature
     shingles: frozenset[int]
@@ -124,7 +128,10 @@ class Features:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Verification thresholds, tuned on the tune half of tests/data/dedupe (see eval_dedupe)."""
+    """Verification thresholds: `eval_dedupe --tune` picked the scores on the tune half only.
+
+    The grid ran with the window off, so same-template stories weeks apart still counted.
+    """
 
     min_score: float = 0.4
     min_containment: float = 0.4
