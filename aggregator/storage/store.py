@@ -213,10 +213,12 @@ class Storage:
             "last_status": outcome.status,
         }
         if outcome.ok:
+            # A recoverable problem (a feed with an XML error whose good entries were kept)
+            # stays visible on a successful attempt; a clean success clears it.
             values.update(
                 last_success_at=outcome.attempted_at,
-                error_kind=None,
-                last_error=None,
+                error_kind=outcome.error_kind,
+                last_error=outcome.message,
                 consecutive_errors=0,
             )
             if outcome.etag is not None:

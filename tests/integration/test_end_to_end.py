@@ -88,7 +88,9 @@ def test_failures_are_recorded_on_their_feeds(config_dir: Path, database_url: st
     assert health["Сломанный сервер"].consecutive_errors == 1
     assert health["Марьинский вестник"].last_error is None
     assert health["Марьинский вестник"].last_success_at is not None
-    assert health["Северное Измайлово"].item_count >= 1
+    assert health["Северное Измайлово"].item_count == 2
+    assert health["Северное Измайлово"].consecutive_errors == 0
+    assert "XML error" in (health["Северное Измайлово"].last_error or "")
 
 
 def test_district_feed_parses_back_without_errors(
