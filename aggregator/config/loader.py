@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -20,12 +20,11 @@ from aggregator.config.models import (
     TopicModel,
     TopicsFile,
 )
-from aggregator.config.yamlsource import YamlSource, read_yaml
+from aggregator.config.yamlsource import YamlSource, duplicate_keys, read_yaml
 from aggregator.domain import CITY, Config, District, Okrug, ServiceSettings, Source, Topic
 from aggregator.errors import ConfigError, ConfigIssue
 
 Model = TypeVar("Model", bound=BaseModel)
-Item = TypeVar("Item", bound=BaseModel)
 Loaded = tuple[YamlSource, Model | None]
 
 
@@ -45,30 +44,34 @@ def check_config(directory: str | os.PathLike[str]) -> tuple[Config | None, list
     feeds = _load(base / "feeds.yaml", FeedsFile, issues)
     topics = _load(base / "topics.yaml", TopicsFile, issues)
     service = _load(base / "service.yaml", ServiceFile, issues, required=False)
-    # Cross-file checks also run over the items that are valid on their own, so one bad
-    # item does not hide the other problems of its file.
-    okrugs = _items(districts, "okrugs", OkrugModel)
-    feed_items = _items(feeds, "feeds", FeedModel)
-    topic_items = _items(topics, "topics", TopicModel)
+    # Cross-checks read the raw data, so an item that fails its own schema still takes part and
+    # one bad entry does not hide the other problems of its file.
+    areas = _raw_area_slugs(districts[0]) if districts is not None else []
     if districts is not None:
-        issues += _check_area_slugs(districts[0], okrugs)
+        issues += _check_area_slugs(districts[0], areas)
     if feeds is not None:
-        if _valid(districts):
+        if areas:  # without any known area every feed would be reported, which helps nobody
+            known = {slug for _, slug in areas}
             issues += _check_feed_districts(
-                feeds[0], _raw_field(feeds[0], "feeds", "district"), _area_slugs(okrugs)
+                feeds[0], _raw_field(feeds[0], "feeds", "district"), known
             )
         issues += _check_feed_urls(feeds[0], _raw_field(feeds[0], "feeds", "url"))
     if topics is not None:
-        paths = [("topics", i, "slug") for i, _ in topic_items]
-        issues += _duplicates(topics[0], paths, [t.slug for _, t in topic_items], "topic slug")
-    if issues or not (_valid(districts) and _valid(feeds) and _valid(topics)):
+        slugs = _raw_field(topics[0], "topics", "slug")
+        paths = [("topics", i, "slug") for i, _ in slugs]
+        issues += _duplicates(topics[0], paths, [slug for _, slug in slugs], "topic slug")
+    if (
+        issues
+        or districts is None
+        or districts[1] is None
+        or feeds is None
+        or feeds[1] is None
+        or topics is None
+        or topics[1] is None
+    ):
         return None, sorted(issues)
-    return _build(
-        [o for _, o in okrugs],
-        [f for _, f in feed_items],
-        [t for _, t in topic_items],
-        service[1] if service is not None else None,
-    ), []
+    settings = service[1] if service is not None else None
+    return _build(districts[1].okrugs, feeds[1].feeds, topics[1].topics, settings), []
 
 
 def summary(config: Config) -> str:
@@ -91,34 +94,17 @@ def _load(
         if source is not None:
             issues.append(source)
         return None
+    issues.extend(duplicate_keys(source))
+    if source.data is not None and not isinstance(source.data, dict):
+        keys = ", ".join(model.model_fields)
+        found = type(source.data).__name__
+        issues.append(source.issue((), f"expected a mapping with the keys {keys}, found a {found}"))
+        return source, None
     try:
         return source, model.model_validate(source.data if source.data is not None else {})
     except ValidationError as exc:
         issues.extend(_validation_issue(source, error) for error in exc.errors())
         return source, None
-
-
-def _valid(loaded: Loaded[Model] | None) -> bool:
-    return loaded is not None and loaded[1] is not None
-
-
-def _items(
-    loaded: Loaded[Model] | None, key: str, item_model: type[Item]
-) -> list[tuple[int, Item]]:
-    """The list under `key` as (index, item) pairs, keeping only the items valid on their own."""
-    if loaded is None:
-        return []
-    source, model = loaded
-    if model is not None:
-        return list(enumerate(getattr(model, key)))
-    raw = source.data.get(key) if isinstance(source.data, dict) else None
-    items = []
-    for index, value in enumerate(raw if isinstance(raw, list) else []):
-        try:
-            items.append((index, item_model.model_validate(value)))
-        except ValidationError:
-            continue
-    return items
 
 
 def _validation_issue(source: YamlSource, error: object) -> ConfigIssue:
@@ -142,48 +128,49 @@ def _dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-def _area_slugs(okrugs: list[tuple[int, OkrugModel]]) -> dict[str, str]:
-    """Every area slug → what it names, for messages."""
-    slugs = {okrug.slug: "okrug" for _, okrug in okrugs}
-    for _, okrug in okrugs:
-        slugs.update({d.slug: "district" for d in okrug.districts})
-        slugs.update({s.slug: "settlement" for s in okrug.settlements})
-    return slugs
+def _raw_area_slugs(source: YamlSource) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path, slug) of every okrug, district and settlement that has a string slug."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for i, okrug in _raw_items(source.data, "okrugs"):
+        if isinstance(okrug.get("slug"), str):
+            found.append((("okrugs", i, "slug"), okrug["slug"]))
+        for group in ("districts", "settlements"):
+            for j, area in _raw_items(okrug, group):
+                if isinstance(area.get("slug"), str):
+                    found.append((("okrugs", i, group, j, "slug"), area["slug"]))
+    return found
 
 
 def _check_area_slugs(
-    source: YamlSource, okrugs: list[tuple[int, OkrugModel]]
+    source: YamlSource, areas: list[tuple[tuple[str | int, ...], str]]
 ) -> list[ConfigIssue]:
-    paths: list[tuple[str | int, ...]] = []
-    slugs: list[str] = []
-    for i, okrug in okrugs:
-        paths.append(("okrugs", i, "slug"))
-        slugs.append(okrug.slug)
-        for group in ("districts", "settlements"):
-            for j, area in enumerate(getattr(okrug, group)):
-                paths.append(("okrugs", i, group, j, "slug"))
-                slugs.append(area.slug)
-    issues = _duplicates(source, paths, slugs, "area slug")
+    issues = _duplicates(source, [p for p, _ in areas], [s for _, s in areas], "area slug")
     issues += [
         source.issue(path, f"'{CITY}' is reserved for city-wide sources")
-        for path, slug in zip(paths, slugs, strict=True)
+        for path, slug in areas
         if slug == CITY
     ]
     return issues
 
 
+def _raw_items(data: object, key: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index, item) of the mapping items of the list under `key`, whatever else is there."""
+    raw = data.get(key) if isinstance(data, dict) else None
+    items = raw if isinstance(raw, list) else []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
 def _raw_field(source: YamlSource, key: str, field: str) -> list[tuple[int, str]]:
     """(index, value) of a string field in every item of a list, valid items or not."""
-    raw = source.data.get(key) if isinstance(source.data, dict) else None
     return [
         (index, item[field])
-        for index, item in enumerate(raw if isinstance(raw, list) else [])
-        if isinstance(item, dict) and isinstance(item.get(field), str)
+        for index, item in _raw_items(source.data, key)
+        if isinstance(item.get(field), str)
     ]
 
 
 def _check_feed_districts(
-    source: YamlSource, districts: list[tuple[int, str]], areas: dict[str, str]
+    source: YamlSource, districts: list[tuple[int, str]], areas: set[str]
 ) -> list[ConfigIssue]:
     return [
         source.issue(

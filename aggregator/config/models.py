@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -35,9 +36,27 @@ def _within_refresh_bounds(value: timedelta) -> timedelta:
     return value
 
 
+def _slug(value: str) -> str:
+    if not re.match(SLUG, value):
+        raise ValueError(f"bad slug {value!r}: use a-z, 0-9 and '-', not starting with '-'")
+    return value
+
+
+def _url_check(schemes: str) -> Callable[[str], str]:
+    pattern = re.compile(rf"^(?i:{schemes})\S+$")
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+    return check
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 RefreshInterval = Annotated[Duration, AfterValidator(_within_refresh_bounds)]
-Slug = Annotated[str, Field(pattern=SLUG)]
+Slug = Annotated[str, AfterValidator(_slug)]
+FeedUrl = Annotated[str, AfterValidator(_url_check("https?://"))]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -70,7 +89,7 @@ class DistrictsFile(Strict):
 
 
 class FeedModel(Strict):
-    url: Annotated[str, Field(pattern=r"^(?i:https?)://\S+$")]
+    url: FeedUrl
     title: Text
     district: Slug
     refresh: RefreshInterval | None = None
@@ -92,8 +111,8 @@ class TopicsFile(Strict):
 
 
 class ServiceFile(Strict):
-    contact_url: Annotated[str, Field(pattern=r"^(?i:https?|mailto):\S+$")] | None = None
-    public_url: Annotated[str, Field(pattern=r"^(?i:https?)://\S+$")] | None = None
+    contact_url: Annotated[str, AfterValidator(_url_check("https?://|mailto:"))] | None = None
+    public_url: FeedUrl | None = None
     default_refresh: RefreshInterval | None = None
     max_body_bytes: Annotated[int, Field(ge=1024)] | None = None
     connect_timeout: Annotated[float, Field(gt=0)] | None = None

@@ -67,7 +67,36 @@ def read_yaml(path: Path, *, required: bool = True) -> YamlSource | ConfigIssue 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
-        return ConfigIssue(file, line, f"YAML syntax error: {exc.problem or exc.context}")
+        return ConfigIssue(file, line, f"YAML syntax error: {_describe(exc)}")
     except yaml.YAMLError as exc:
         return ConfigIssue(file, 0, f"YAML error: {exc}")
     return YamlSource(file, data, root)
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    """The problem, and where the construct it interrupts began (an unclosed bracket, say)."""
+    problem = exc.problem or exc.context or "malformed YAML"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+    return problem
+
+
+def duplicate_keys(source: YamlSource) -> list[ConfigIssue]:
+    """Keys given twice in one mapping: YAML silently keeps the last, which hides mistakes."""
+    issues: list[ConfigIssue] = []
+    stack = [source.root] if source.root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and key.value in first:
+                    message = f"duplicate key '{key.value}' (first on line {first[key.value]})"
+                    issues.append(ConfigIssue(source.file, line, message))
+                elif isinstance(key, yaml.ScalarNode):
+                    first[key.value] = line
+                stack.append(value)
+    return issues
