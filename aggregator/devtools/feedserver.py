@@ -216,7 +216,8 @@ def _shutdown(conn: socket.socket) -> None:
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Non-daemon handler threads are the ones server_close() joins; stop() unblocks them first.
+    daemon_threads = False
     block_on_close = True
 
     def __init__(
