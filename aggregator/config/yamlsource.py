@@ -75,10 +75,10 @@ def read_yaml(path: Path, *, required: bool = True) -> YamlSource | ConfigIssue 
 
 def _describe(exc: yaml.MarkedYAMLError) -> str:
     """The problem, and where the construct it interrupts began (an unclosed bracket, say)."""
-    problem = exc.problem or exc.context or "malformed YAML"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
-    return problem
+    problem = exc.problem or "malformed YAML"
+    if exc.context and exc.context_mark is not None:
+        return f"{exc.context} (line {exc.context_mark.line + 1}), {problem}"
+    return f"{exc.context}, {problem}" if exc.context else problem
 
 
 def duplicate_keys(source: YamlSource) -> list[ConfigIssue]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from aggregator.config import check_config, load_config, summary
+from aggregator.config.loader import _url_identity
 from aggregator.config.models import parse_duration
+from aggregator.domain import CITY
 from aggregator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +47,8 @@ def test_shipped_config_is_complete() -> None:
     assert len(config.okrugs) == 12
     assert sum(1 for d in config.districts if d.kind == "district") == 132
     assert sum(1 for d in config.districts if d.kind == "settlement") == 21
-    assert config.district("vnukovo") is not None and config.district("vnukovo").okrug == "nao"
+    vnukovo = config.district("vnukovo")
+    assert vnukovo is not None and vnukovo.okrug == "nao"
     assert {t.slug for t in config.topics} >= {"transport", "housing", "education"}
     assert any(s.enabled for s in config.sources) and any(not s.enabled for s in config.sources)
     assert summary(config).startswith("config OK: 12 okrugs, 132 districts")
@@ -158,8 +161,44 @@ def test_every_error_is_reported_across_files(config_dir: Path) -> None:
         ("1h30m", timedelta(hours=1, minutes=30)),
         ("2d", timedelta(days=2)),
         ("1H", timedelta(hours=1)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
         (600, timedelta(minutes=10)),
     ],
 )
 def test_parse_duration(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "m", "15", "1m30h", "1.5h", "-1m", "15мин", True])
+def test_parse_duration_rejects(text: str | bool) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("https://a.example/feed/", "https://a.example/feed", True),
+        ("https://a.example/feed/", "HTTPS://A.EXAMPLE/feed/", True),
+        ("https://газета.рф/feed/", "https://xn--80aahjj1e.xn--p1ai/feed/", True),
+        ("https://a.example/Feed/", "https://a.example/feed/", False),
+        ("https://a.example/feed/", "http://a.example/feed/", False),
+        ("https://a.example/feed/?page=2", "https://a.example/feed/", False),
+        ("https://a.example:8443/feed/", "https://a.example/feed/", False),
+    ],
+)
+def test_url_identity(first: str, second: str, same: bool) -> None:
+    assert (_url_identity(first) == _url_identity(second)) is same
+
+
+def test_shipped_feeds_city_outlets_enabled_guessed_ones_not() -> None:
+    config = load_config(ROOT / "config")
+    for source in config.sources:
+        assert source.enabled is (source.district == CITY), source
+        assert source.district == CITY or config.area(source.district) is not None
+    assert any(".рф" in s.url or ".москва" in s.url for s in config.sources)
+    settlement = config.district("kokoshkino")
+    assert settlement is not None and settlement.kind == "settlement"
+    assert settlement.valid_until == date(2024, 5, 8) and settlement.okrug == "nao"
+    okrug_of = {d.slug: d.okrug for d in config.districts}
+    assert all(okrug_of[slug] == o.slug for o in config.okrugs for slug in o.districts)
