@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aggregator import dedupe, polling
 from aggregator.classify import compile_topics
@@ -25,8 +26,10 @@ from aggregator.domain import (
     FetchResult,
     NotModified,
 )
-from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError
+from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
+from aggregator.hostlimit import HostLimiter
+from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
 from aggregator.storage import Storage
@@ -42,6 +45,8 @@ class FeedReport:
     outcome: str  # "fetched", "not_modified" or "failed"
     applied: ApplyResult = field(default_factory=ApplyResult)
     message: str | None = None
+    error_kind: str | None = None
+    received_bytes: int = 0
 
 
 @dataclass
@@ -82,14 +87,23 @@ ProgressCallback = Callable[[FeedReport], None]
 class Updater:
     """Runs update cycles over stored feeds with the given config and storage."""
 
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(self, config: Config, storage: Storage, metrics: Metrics | None = None) -> None:
         self.config = config
         self.storage = storage
+        self.metrics = metrics if metrics is not None else Metrics()
         self._topics = compile_topics(config.topics)
+        settings = config.service
+        self._bounds = polling.Bounds(
+            settings.min_interval, settings.max_interval, settings.backoff_cap
+        )
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
-        feeds = await asyncio.to_thread(self.storage.due_feeds, now)
+        try:
+            feeds = await asyncio.to_thread(self.storage.due_feeds, now)
+        except StorageError:
+            self.metrics.record_database_error()
+            raise
         return await self.run(feeds, now)
 
     async def run(
@@ -104,11 +118,13 @@ class Updater:
             return summary
         settings = self.config.service
         limit = asyncio.Semaphore(settings.concurrency)
+        # The host slot first: a feed waiting for its busy host must not hold a global slot.
+        hosts = HostLimiter(settings.per_host_concurrency)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
             async with Fetcher(settings) as fetcher:
 
                 async def one(feed: FeedState) -> None:
-                    async with limit:
+                    async with hosts.slot(feed.url), limit:
                         report = await self._update_feed(fetcher, ingest, feed, now)
                     summary.add(report)
                     if progress is not None:
@@ -121,13 +137,22 @@ class Updater:
         self, fetcher: Fetcher, ingest: ThreadPoolExecutor, feed: FeedState, now: datetime
     ) -> FeedReport:
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             response = await fetcher.fetch(feed)
         except FetchError as exc:
+            self.metrics.record_fetch(exc.kind.value, time.perf_counter() - started)
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+        received = len(response.content) if isinstance(response, FetchResult) else 0
+        outcome = "fetched" if isinstance(response, FetchResult) else "not_modified"
+        self.metrics.record_fetch(outcome, time.perf_counter() - started, received)
         try:
-            return await loop.run_in_executor(ingest, self._ingest, feed, response, now)
+            report = await loop.run_in_executor(ingest, self._ingest, feed, response, now)
+            self.metrics.record_stored(report.applied.new_items, report.applied.new_stories)
+            return report
         except AggregatorError as exc:
+            if isinstance(exc, StorageError):
+                self.metrics.record_database_error()
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
@@ -137,7 +162,10 @@ class Updater:
         self, feed: FeedState, response: FetchResult | NotModified, now: datetime
     ) -> FeedReport:
         if isinstance(response, NotModified):
-            self.storage.record_outcome(self._outcome(feed, now, ok=True, status=304))
+            answer = polling.Response(
+                304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
+            )
+            self.storage.record_outcome(self._outcome(feed, now, answer))
             return FeedReport(feed, "not_modified")
         parsed = parse_feed(response.content, response.headers, response.url)
         entries = normalize_entries(parsed, response.url, now)
@@ -150,59 +178,83 @@ class Updater:
             lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
         )
         applied = self.storage.apply(feed.feed_id, update_plan, now)
+        answer = polling.Response(
+            response.status,
+            ok=True,
+            headers=response.headers,
+            ttl=polling.feed_hint(parsed.ttl, parsed.update_period, parsed.update_frequency),
+            moved_to=response.permanent_redirect,
+        )
         self.storage.record_outcome(
             self._outcome(
                 feed,
                 now,
-                ok=True,
-                status=response.status,
+                answer,
+                publications=tuple(entry.published for entry in entries),
                 message=parsed.problem,
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
-                new_url=response.permanent_redirect,
             )
         )
         if parsed.problem:
             log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
-        return FeedReport(feed, "fetched", applied, parsed.problem)
+        return FeedReport(
+            feed, "fetched", applied, parsed.problem, received_bytes=len(response.content)
+        )
 
     def _record_failure(self, feed: FeedState, now: datetime, exc: Exception) -> FeedReport:
         kind, status, message = _describe(exc)
         log.warning("%s: %s", feed.url, message)
-        outcome = self._outcome(
-            feed, now, ok=False, status=status, error_kind=kind, message=message
+        retry = exc.retry_after if isinstance(exc, FetchError) else None
+        answer = polling.Response(
+            status, ok=False, retry_after=None if retry is None else timedelta(seconds=retry)
         )
+        outcome = self._outcome(feed, now, answer, error_kind=kind, message=message)
         try:
             self.storage.record_outcome(outcome)
-        except AggregatorError:
+        except AggregatorError as error:
+            if isinstance(error, StorageError):
+                self.metrics.record_database_error()
             log.exception("could not record the failure of %s", feed.url)
-        return FeedReport(feed, "failed", message=message)
+        return FeedReport(feed, "failed", message=message, error_kind=kind)
 
     def _outcome(
         self,
         feed: FeedState,
         now: datetime,
+        response: polling.Response,
         *,
-        ok: bool,
-        status: int | None = None,
+        publications: tuple[datetime, ...] | None = None,
         error_kind: str | None = None,
         message: str | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
-        new_url: str | None = None,
     ) -> FeedOutcome:
-        interval = feed.refresh or self.config.service.default_refresh
+        """The outcome to record, with the next fetch time from the polling policy."""
+        history = polling.History(
+            interval=feed.refresh or self.config.service.default_refresh,
+            consecutive_errors=feed.consecutive_errors,
+            previous_interval=feed.poll_interval,
+            publications=publications,
+        )
+        jitter = polling.jitter_for(feed.feed_id, feed.consecutive_errors)
+        decision = polling.decide(now, history, response, self._bounds, jitter)
+        if decision.disable_reason is not None:
+            log.warning("%s: %s", feed.url, decision.disable_reason)
         return FeedOutcome(
             feed_id=feed.feed_id,
             attempted_at=now,
-            next_fetch_at=polling.next_fetch(now, interval),
-            ok=ok,
-            status=status,
+            next_fetch_at=decision.next_fetch_at,
+            ok=response.ok,
+            status=response.status,
             error_kind=error_kind,
             message=message,
             etag=etag,
             last_modified=last_modified,
-            new_url=new_url,
+            new_url=response.moved_to,
+            poll_interval=decision.interval,
+            note=decision.note,
+            disable_reason=decision.disable_reason,
         )
 
 
