@@ -1,7 +1,8 @@
 """A small loopback HTTP server for tests, the offline demo and benchmarks (stdlib only).
 
 It serves static files under `root` and dynamic routes registered with `set_route`, records
-every request, and stops quickly: open connections are shut down and slow responses give up.
+every request and the most answered at once, and stops quickly: open connections are shut
+down and slow responses give up.
 
 Static files get a strong ETag (a hash of the content) and a Last-Modified from the file's
 mtime, and honour If-None-Match and If-Modified-Since. Their Content-Type follows the extension
@@ -113,6 +114,8 @@ class FeedServer:
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
+        self._in_flight = 0
+        self._max_in_flight = 0
         self.stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -196,6 +199,22 @@ class FeedServer:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._max_in_flight = self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests being answered at once since start (or clear_requests)."""
+        with self._lock:
+            return self._max_in_flight
+
+    def enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def track(self, conn: socket.socket) -> bool:
         """Register an open connection; False when the server is stopping and it must close."""
@@ -259,6 +278,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, head: bool) -> None:
         owner = self.server.owner
+        owner.enter()
+        try:
+            self._answer(owner, head)
+        finally:
+            owner.leave()
+
+    def _answer(self, owner: FeedServer, head: bool) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
         owner.record(RecordedRequest(self.command, self.path, headers))
         route = owner.route_for(self.path)
