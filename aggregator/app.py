@@ -16,6 +16,8 @@ import uvicorn
 
 from aggregator.config import load_config
 from aggregator.domain import Config
+from aggregator.health import RECENT, StatusRow, status_rows
+from aggregator.metrics import Metrics
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
 from aggregator.update import CycleSummary, ProgressCallback, Updater
@@ -56,10 +58,11 @@ def open_service(config_path: Path, db_url: str) -> Iterator[tuple[Config, Stora
 def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
-        scheduler = UpdateScheduler(Updater(config, storage), utc_now)
+        metrics = Metrics()
+        scheduler = UpdateScheduler(Updater(config, storage, metrics), utc_now)
         scheduler.start()
         try:
-            _serve_http(config, storage, host, port)
+            _serve_http(config, storage, host, port, metrics)
         finally:
             scheduler.shutdown()
 
@@ -79,6 +82,12 @@ def fetch_once(
         return asyncio.run(Updater(config, storage).run(feeds, utc_now(), progress))
 
 
+def feed_status(config_path: Path, db_url: str) -> list[StatusRow]:
+    """Every feed's health, failing feeds first, as `aggregator status` prints it."""
+    with open_service(config_path, db_url) as (_config, storage):
+        return status_rows(storage.feed_health(utc_now() - RECENT))
+
+
 def count_enabled_feeds(config_path: Path) -> int:
     return sum(1 for source in load_config(config_path).sources if source.enabled)
 
@@ -87,5 +96,8 @@ def upgrade_database(db_url: str) -> None:
     Storage.open(db_url, upgrade=True).close()
 
 
-def _serve_http(config: Config, storage: Storage, host: str, port: int) -> None:
-    uvicorn.run(create_app(config, storage), host=host, port=port, log_level="info")
+def _serve_http(
+    config: Config, storage: Storage, host: str, port: int, metrics: Metrics | None = None
+) -> None:
+    web = create_app(config, storage, clock=utc_now, metrics=metrics)
+    uvicorn.run(web, host=host, port=port, log_level="info")

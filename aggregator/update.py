@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from aggregator import dedupe, polling
@@ -136,27 +136,42 @@ class Updater:
     async def _update_feed(
         self, fetcher: Fetcher, ingest: ThreadPoolExecutor, feed: FeedState, now: datetime
     ) -> FeedReport:
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        report, fetch_seconds = await self._fetch_and_ingest(fetcher, ingest, feed, now, started)
+        # A feed counts once, by its final outcome: a page that is not a feed is "not_a_feed".
+        self.metrics.record_fetch(
+            report.error_kind or report.outcome, fetch_seconds, report.received_bytes
+        )
+        self.metrics.record_stored(report.applied.new_items, report.applied.new_stories)
+        return report
+
+    async def _fetch_and_ingest(
+        self,
+        fetcher: Fetcher,
+        ingest: ThreadPoolExecutor,
+        feed: FeedState,
+        now: datetime,
+        started: float,
+    ) -> tuple[FeedReport, float]:
+        loop = asyncio.get_running_loop()
         try:
             response = await fetcher.fetch(feed)
         except FetchError as exc:
-            self.metrics.record_fetch(exc.kind.value, time.perf_counter() - started)
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
-        received = len(response.content) if isinstance(response, FetchResult) else 0
-        outcome = "fetched" if isinstance(response, FetchResult) else "not_modified"
-        self.metrics.record_fetch(outcome, time.perf_counter() - started, received)
+            elapsed = time.perf_counter() - started
+            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc), elapsed
+        elapsed = time.perf_counter() - started
         try:
             report = await loop.run_in_executor(ingest, self._ingest, feed, response, now)
-            self.metrics.record_stored(report.applied.new_items, report.applied.new_stories)
-            return report
         except AggregatorError as exc:
             if isinstance(exc, StorageError):
                 self.metrics.record_database_error()
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            report = await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            report = await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+        if isinstance(response, FetchResult):
+            report = replace(report, received_bytes=len(response.content))
+        return report, elapsed
 
     def _ingest(
         self, feed: FeedState, response: FetchResult | NotModified, now: datetime
@@ -198,9 +213,7 @@ class Updater:
         )
         if parsed.problem:
             log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
-        return FeedReport(
-            feed, "fetched", applied, parsed.problem, received_bytes=len(response.content)
-        )
+        return FeedReport(feed, "fetched", applied, parsed.problem)
 
     def _record_failure(self, feed: FeedState, now: datetime, exc: Exception) -> FeedReport:
         kind, status, message = _describe(exc)
