@@ -6,6 +6,7 @@ asyncio has no keyed semaphore, and a dozen lines are simpler than a dependency 
 from __future__ import annotations
 
 import asyncio
+from types import TracebackType
 from urllib.parse import urlsplit
 
 
@@ -27,10 +28,44 @@ class HostLimiter:
         self._per_host = per_host
         self._slots: dict[str, asyncio.Semaphore] = {}
 
+    def hold(self, url: str) -> HostSlot:
+        """A slot of `url`'s host: `async with limiter.hold(url) as slot: ... slot.release()`."""
+        return HostSlot(self.slot(url))
+
     def slot(self, url: str) -> asyncio.Semaphore:
-        """The semaphore of `url`'s host: `async with limiter.slot(url): ...`."""
+        """The semaphore of `url`'s host."""
         host = host_of(url)
         found = self._slots.get(host)
         if found is None:
             found = self._slots[host] = asyncio.Semaphore(self._per_host)
         return found
+
+
+class HostSlot:
+    """One held slot of a host, released on exit or earlier by `release` (once either way).
+
+    The update holds it for the request only: a feed waiting for the ingest thread must not
+    keep its host's slot from the next request.
+    """
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def __aenter__(self) -> HostSlot:
+        await self._semaphore.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._semaphore.release()

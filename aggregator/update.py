@@ -28,7 +28,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
-from aggregator.hostlimit import HostLimiter
+from aggregator.hostlimit import HostLimiter, HostSlot
 from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
@@ -124,8 +124,8 @@ class Updater:
             async with Fetcher(settings) as fetcher:
 
                 async def one(feed: FeedState) -> None:
-                    async with hosts.slot(feed.url), limit:
-                        report = await self._update_feed(fetcher, ingest, feed, now)
+                    async with hosts.hold(feed.url) as host, limit:
+                        report = await self._update_feed(fetcher, ingest, feed, now, host)
                     summary.add(report)
                     if progress is not None:
                         progress(report)
@@ -134,10 +134,17 @@ class Updater:
         return summary
 
     async def _update_feed(
-        self, fetcher: Fetcher, ingest: ThreadPoolExecutor, feed: FeedState, now: datetime
+        self,
+        fetcher: Fetcher,
+        ingest: ThreadPoolExecutor,
+        feed: FeedState,
+        now: datetime,
+        host: HostSlot | None = None,
     ) -> FeedReport:
         started = time.perf_counter()
-        report, fetch_seconds = await self._fetch_and_ingest(fetcher, ingest, feed, now, started)
+        report, fetch_seconds = await self._fetch_and_ingest(
+            fetcher, ingest, feed, now, started, host
+        )
         # A feed counts once, by its final outcome: a page that is not a feed is "not_a_feed".
         self.metrics.record_fetch(
             report.error_kind or report.outcome, fetch_seconds, report.received_bytes
@@ -152,10 +159,15 @@ class Updater:
         feed: FeedState,
         now: datetime,
         started: float,
+        host: HostSlot | None,
     ) -> tuple[FeedReport, float]:
         loop = asyncio.get_running_loop()
         try:
-            response = await fetcher.fetch(feed)
+            try:
+                response = await fetcher.fetch(feed)
+            finally:
+                if host is not None:
+                    host.release()  # the request is over; the host may take the next one
         except FetchError as exc:
             elapsed = time.perf_counter() - started
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc), elapsed

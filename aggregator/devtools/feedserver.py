@@ -203,7 +203,7 @@ class FeedServer:
 
     @property
     def max_in_flight(self) -> int:
-        """The most requests being answered at once since start (or clear_requests)."""
+        """The most requests received and not yet answered at once, since start or clear."""
         with self._lock:
             return self._max_in_flight
 
@@ -278,13 +278,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, head: bool) -> None:
         owner = self.server.owner
-        owner.enter()
-        try:
-            self._answer(owner, head)
-        finally:
-            owner.leave()
-
-    def _answer(self, owner: FeedServer, head: bool) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
         owner.record(RecordedRequest(self.command, self.path, headers))
         route = owner.route_for(self.path)
@@ -292,7 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
             route = self._static_route(headers)
         if route is None:
             route = Route(b"not found\n", "text/plain; charset=utf-8", status=404, etag="")
-        if route.delay and owner.stopping.wait(route.delay):
+        # In flight from receipt until just before the answer goes out: a client that waits
+        # for this answer before its next request can then never be counted twice at once.
+        owner.enter()
+        try:
+            stopped = bool(route.delay) and owner.stopping.wait(route.delay)
+        finally:
+            owner.leave()
+        if stopped:
             self.close_connection = True
             return
         try:

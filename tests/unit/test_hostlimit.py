@@ -60,3 +60,19 @@ def test_no_more_than_the_limit_enter_at_once() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         HostLimiter(0)
+
+
+def test_a_slot_released_early_is_not_released_twice() -> None:
+    async def scenario() -> int:
+        limiter = HostLimiter(1)
+        async with limiter.hold("https://zbulvar.ru/feed/") as slot:
+            slot.release()
+            async with limiter.hold("https://zbulvar.ru/rss/"):
+                pass  # the early release let the next request in at once
+            slot.release()
+        # Exiting did not release a second time: the one slot is free exactly once.
+        semaphore = limiter.slot("https://zbulvar.ru/")
+        await semaphore.acquire()
+        return int(semaphore.locked())
+
+    assert asyncio.run(scenario()) == 1
