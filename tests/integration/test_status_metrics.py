@@ -7,6 +7,7 @@ a slow one that times out); the database is SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -23,9 +24,11 @@ from starlette.testclient import TestClient
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.domain import CITY, Config, ServiceSettings, Source
 from aggregator.metrics import Metrics
+from aggregator.scheduler import TICK
 from aggregator.storage import Storage
 from aggregator.update import Updater
 from aggregator.web.app import create_app
+from aggregator.web.status import OVERDUE_AFTER
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -160,3 +163,14 @@ def test_status_command_prints_the_table(
     assert lines[1].startswith("failing") and "Перегруженный сервер" in lines[1]
     assert "  HTTP 503 Service Unavailable, retry after 120 s" in lines
     assert any(line.startswith("ok") and "Марьинский вестник" in line for line in lines)
+    as_json = run("status", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    rows = json.loads(as_json.stdout)
+    assert [(row["title"], row["state"]) for row in rows] == [
+        ("Перегруженный сервер", "failing"),
+        ("Марьинский вестник", "ok"),
+    ]
+
+
+def test_overdue_means_one_scheduler_tick_late() -> None:
+    assert OVERDUE_AFTER == TICK
