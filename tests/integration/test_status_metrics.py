@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.domain import CITY, Config, ServiceSettings, Source
+from aggregator.errors import StorageError
 from aggregator.metrics import Metrics
 from aggregator.scheduler import TICK
 from aggregator.storage import Storage
@@ -132,6 +134,21 @@ def test_metrics_after_a_cycle(cycle: tuple[Storage, Metrics, Config]) -> None:
     # A month later every enabled feed is overdue (the 410-free ones all stay enabled).
     later = samples(client(cycle, NOW + timedelta(days=30)).get("/metrics").text)
     assert later[("aggregator_feeds_overdue", ())] == 4.0
+
+
+def test_database_errors_are_counted(
+    cycle: tuple[Storage, Metrics, Config], database_url: str
+) -> None:
+    storage, metrics, config = cycle
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE feeds RENAME TO feeds_moved_away"))
+    engine.dispose()
+    with pytest.raises(StorageError):
+        asyncio.run(Updater(config, storage, metrics).run_due(NOW + timedelta(days=1)))
+    values = samples(client(cycle).get("/metrics").text)
+    # One from the update cycle, one from the overdue count at scrape time.
+    assert values[("aggregator_database_errors_total", ())] == 2.0
 
 
 def test_status_command_prints_the_table(
