@@ -149,54 +149,82 @@ def _district_press(
     entries = []
     for index, dateline in enumerate(datelines):
         shared = set().union(*(ids for i, ids in enumerate(ancestors) if i != index))
-        container = _own_block(dateline, shared)
+        nodes = _item_nodes(dateline, shared)
         single = len(datelines) == 1
-        entry = _press_entry(container, dateline, base, page_url if single else None, now)
+        entry = _press_entry(nodes, dateline, base, page_url if single else None, now)
         if entry is not None:
             entries.append(entry)
     return entries
 
 
-def _own_block(dateline: LexborNode, shared: set[int]) -> LexborNode:
-    """The largest ancestor of a dateline that holds no other dateline (below <body>)."""
+def _item_nodes(dateline: LexborNode, shared: set[int]) -> list[LexborNode]:
+    """The elements of one item: its own wrapper, or in a flat list the dateline and what follows.
+
+    The wrapper is the largest ancestor of the dateline holding no other dateline (below
+    <body>). Without one that also holds a headline, the item runs from the dateline's block to
+    the next okrug line or dateline among its siblings.
+    """
     block = dateline
     parent = dateline.parent
     while parent is not None and parent.tag not in ("body", "html") and parent.mem_id not in shared:
         block = parent
         parent = parent.parent
-    return block
+    if block.css_first(_HEADINGS) is not None:
+        return [block]
+    nodes = [block]
+    current = block.next
+    while current is not None:
+        text = _text(current) if current.tag != "-text" else ""
+        if _DATELINE.fullmatch(text) or _REGION.fullmatch(text):
+            break
+        if current.tag not in ("-text", "-comment"):
+            nodes.append(current)
+        current = current.next
+    return nodes
 
 
 def _press_entry(
-    block: LexborNode, dateline: LexborNode, base: str, page_url: str | None, now: datetime
+    nodes: list[LexborNode], dateline: LexborNode, base: str, page_url: str | None, now: datetime
 ) -> ParsedEntry | None:
     match = _DATELINE.fullmatch(_text(dateline))
-    heading = block.css_first(_HEADINGS)
+    heading = _first(nodes, _HEADINGS)
     if match is None or heading is None:
         return None
-    title = _text(heading)
-    link = _link_of(heading, block, base) or page_url
+    bound = nodes[0] if len(nodes) == 1 else (nodes[0].parent or nodes[0])
+    link = _link_of(heading, bound, base) or page_url
     skip = {dateline.mem_id, heading.mem_id}
     paragraphs = [
         p.html or ""
-        for p in block.css("p")
+        for p in _all(nodes, "p")
         if p.mem_id not in skip
         and not _contains(p, skip)
         and not _is_meta_line(_text(p))
         and _text(p)
     ]
-    body = "".join(paragraphs)
-    author = (match["author"] or "").strip() or None
+    image = _first(nodes, "img[src]")
     return ParsedEntry(
         guid=None,
         link=link,
-        title=escape(title, quote=False),
+        title=escape(_text(heading), quote=False),
         summary_html=paragraphs[0] if paragraphs else "",
-        content_html=_image_html(block, base) + body,
+        content_html=(_image_html(image, base) if image is not None else "") + "".join(paragraphs),
         published=parse_date(match["date"], now=now) or search_date(match["date"], now=now),
         updated=None,
-        author=author,
+        author=(match["author"] or "").strip() or None,
     )
+
+
+def _all(nodes: list[LexborNode], css: str) -> list[LexborNode]:
+    """Elements matching `css` among `nodes` and inside them, in document order."""
+    found: list[LexborNode] = []
+    for node in nodes:
+        found += node.css(css)  # lexbor's css() includes the node itself when it matches
+    return found
+
+
+def _first(nodes: list[LexborNode], css: str) -> LexborNode | None:
+    found = _all(nodes, css)
+    return found[0] if found else None
 
 
 def _is_meta_line(text: str) -> bool:

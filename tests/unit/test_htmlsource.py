@@ -200,3 +200,32 @@ def test_article_body_is_extracted_without_teasers_or_credits() -> None:
     for dropped in ("Читайте", "Автобус", "Фото:", "Текст:", "ВКонтакте", "Сегодня"):
         assert dropped not in body
     assert article_html(b"<html><body></body></html>", {}, "https://x.test/") is None
+
+
+def test_preset_reads_a_flat_list_without_item_wrappers() -> None:
+    html = """<html><body><main>
+      <div>Москва. Южный административный округ</div>
+      <div>Опубликовано 3 июня, 2016 | Текст: Моё Нагорное</div>
+      <h2><a href="/n/1">В Нагорном открыли новую библиотеку</a></h2>
+      <p>Библиотека работает без выходных.</p>
+      <div>Москва. Южный административный округ</div>
+      <div>Опубликовано 22 дек. 2023 г. | Текст: Моё Нагорное</div>
+      <h2><a href="/n/2">На Варшавском шоссе заменят светофоры</a></h2>
+      <p>Работы пройдут ночью.</p><p>Движение не перекроют.</p>
+      <h3>Читайте также</h3>
+      <p><a href="/n/0">Старая новость про каток</a></p>
+    </main></body></html>""".encode()
+    feed = parse_html(html, {}, "https://nagorny.test/", None, NOW)
+
+    assert [(e.title, e.link, e.published) for e in feed.entries] == [
+        ("В Нагорном открыли новую библиотеку", "https://nagorny.test/n/1", utc(2016, 6, 2, 21, 0)),
+        (
+            "На Варшавском шоссе заменят светофоры",
+            "https://nagorny.test/n/2",
+            utc(2023, 12, 21, 21, 0),
+        ),
+    ]
+    assert feed.entries[0].content_html == "<p>Библиотека работает без выходных.</p>"
+    assert (
+        feed.entries[1].content_html == "<p>Работы пройдут ночью.</p><p>Движение не перекроют.</p>"
+    )
