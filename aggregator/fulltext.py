@@ -3,14 +3,15 @@
 Orchestration between the fetcher and the pure extractor. Pages are fetched one after
 another through the feed's own Fetcher (same limits, User-Agent and error mapping), at most
 `MAX_PAGES` per feed and cycle, so a first fetch of a long list does not hammer a small site.
-A page that fails keeps the item as the list gave it.
+A page that fails keeps the item as the list gave it. Items already stored are not
+re-ingested from the list page, so their full text is never overwritten by a teaser.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 from aggregator.domain import FeedState, FetchResult, ParsedFeed
@@ -45,13 +46,20 @@ async def fetch_bodies(
     return bodies
 
 
-def with_bodies(parsed: ParsedFeed, feed_url: str, bodies: Mapping[str, str]) -> ParsedFeed:
-    """The feed with each entry's content (and so its lead) replaced by its extracted body."""
-    if not bodies:
-        return parsed
+def with_bodies(
+    parsed: ParsedFeed, feed_url: str, new_links: Collection[str], bodies: Mapping[str, str]
+) -> ParsedFeed:
+    """The new entries (and those without a link) with their extracted bodies put in.
+
+    Stored entries are left out: the list page still shows their teaser, which must not
+    replace the full text stored for them.
+    """
     entries = []
     for entry in parsed.entries:
-        body = bodies.get(canonical_url(entry.link, feed_url) or "")
+        link = canonical_url(entry.link, feed_url)
+        if link is not None and link not in new_links:
+            continue
+        body = bodies.get(link or "")
         entries.append(
             replace(entry, content_html=body, summary_html=body) if body is not None else entry
         )

@@ -160,12 +160,12 @@ class Updater:
         response: FetchResult,
         now: datetime,
     ) -> ParsedFeed:
-        """The parsed feed with the extracted page body of every entry not stored yet."""
+        """The entries not stored yet, each with the extracted body of its page."""
         loop = asyncio.get_running_loop()
         parsed = await loop.run_in_executor(ingest, self._parse, feed, response, now)
         links = await loop.run_in_executor(ingest, self._new_links, feed, parsed, response.url, now)
         bodies = await fulltext.fetch_bodies(fetcher, links)
-        return fulltext.with_bodies(parsed, response.url, bodies)
+        return fulltext.with_bodies(parsed, response.url, set(links), bodies)
 
     def _new_links(self, feed: FeedState, parsed: ParsedFeed, url: str, now: datetime) -> list[str]:
         entries = normalize_entries(parsed, url, now)

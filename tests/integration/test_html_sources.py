@@ -141,3 +141,12 @@ def test_full_text_replaces_the_teaser_with_the_article_body(
     assert again.not_modified == 3
     paths = [request.path for request in feed_server.requests]
     assert "/html/maryino-article.html" not in paths
+
+    # the list page changes (a new ETag): the stored full text is not replaced by the teaser
+    article = feed_server.url("/html/maryino-article.html")
+    changed = LIST_WITH_ARTICLE.format(article=article).replace("Сегодня 28", "Сегодня 29")
+    feed_server.set_route("/maryino/news/", Route(body=changed.encode(), content_type="text/html"))
+    third = app.fetch_once(config_dir, database_url)
+    assert (third.fetched, third.new_items, third.updated_items) == (1, 0, 0)
+    marino = {e.title: e for e in entries(client, "/feeds/district/marino.atom")}
+    assert "воркаута" in marino["В Марьине открылся новый сквер у пруда"].content[0].value
