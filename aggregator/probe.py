@@ -170,7 +170,11 @@ def _probe_html(source: Source, response: FetchResult, now: datetime) -> ProbeRe
     except ParseError as exc:
         return ProbeReport(source, response.status, "html", problem=exc.message)
     undated = sum(1 for entry in parsed.entries if entry.published is None)
-    problem = f"{undated} item(s) without a date" if undated else None
+    notes = [f"{undated} item(s) without a date"] if undated else []
+    links = feed_links(response.content, response.headers, response.url)
+    if links:  # a feed carries exact dates and ids: worth switching to
+        notes.append(f"the page announces a feed: {display_url(links[0].url)}")
+    problem = "; ".join(notes) or None
     return ProbeReport(
         source, response.status, "html", len(parsed.entries), _newest(parsed), problem, True
     )
@@ -207,4 +211,5 @@ def format_report(report: ProbeReport) -> str:
         f"{state} {status:<11} {kind:<4} {report.items:>4} items  "
         f"newest {_moscow(report.newest):<20}  {display_url(report.source.url)}{enabled}"
     )
-    return line + (f"\n     problem: {report.problem}" if report.problem else "")
+    label = "problem" if not report.ok else "note"
+    return line + (f"\n     {label}: {report.problem}" if report.problem else "")

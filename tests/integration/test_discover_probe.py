@@ -169,6 +169,7 @@ def test_probe_reports_each_source(
     lines = out.splitlines()
     assert lines[0].startswith("ok   HTTP 200    feed    5 items  newest ")
     assert lines[1].startswith("ok   HTTP 200    html    2 items  newest 2023-05-19 11:40 МСК")
+    assert lines[2] == f"     note: the page announces a feed: {feed_server.url('/feed/')}"
     assert lines[-1] == "probed 2 source(s): 2 ok, 0 failed (0 of them enabled)"
 
     code, out = run(capsys, "probe", "--config", str(config_dir), "--disabled")
