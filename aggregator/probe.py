@@ -58,6 +58,7 @@ class ProbeReport:
     newest: datetime | None = None
     problem: str | None = None
     ok: bool = False
+    note: str | None = None  # advice on a source that works
 
 
 # --- discovery -----------------------------------------------------------------------------
@@ -170,13 +171,12 @@ def _probe_html(source: Source, response: FetchResult, now: datetime) -> ProbeRe
     except ParseError as exc:
         return ProbeReport(source, response.status, "html", problem=exc.message)
     undated = sum(1 for entry in parsed.entries if entry.published is None)
-    notes = [f"{undated} item(s) without a date"] if undated else []
+    problem = f"{undated} item(s) without a date" if undated else None
     links = feed_links(response.content, response.headers, response.url)
-    if links:  # a feed carries exact dates and ids: worth switching to
-        notes.append(f"the page announces a feed: {display_url(links[0].url)}")
-    problem = "; ".join(notes) or None
+    # a feed carries exact dates and ids: worth switching to
+    note = f"the page announces a feed: {display_url(links[0].url)}" if links else None
     return ProbeReport(
-        source, response.status, "html", len(parsed.entries), _newest(parsed), problem, True
+        source, response.status, "html", len(parsed.entries), _newest(parsed), problem, True, note
     )
 
 
@@ -211,5 +211,5 @@ def format_report(report: ProbeReport) -> str:
         f"{state} {status:<11} {kind:<4} {report.items:>4} items  "
         f"newest {_moscow(report.newest):<20}  {display_url(report.source.url)}{enabled}"
     )
-    label = "problem" if not report.ok else "note"
-    return line + (f"\n     {label}: {report.problem}" if report.problem else "")
+    details = [("problem", report.problem), ("note", report.note)]
+    return "\n     ".join([line, *(f"{label}: {text}" for label, text in details if text)])
