@@ -243,3 +243,13 @@ def test_idn_hosts_are_fetched_in_punycode_and_shown_in_unicode(
     assert report.ok and report.items == 3
     urls = [candidate.url for candidate in found]
     assert urls == [f"http://марьинскийвестник.рф:{port}/feeds/rss20.xml"]
+
+
+def test_discover_accepts_a_feed_url(
+    capsys: pytest.CaptureFixture[str], config_dir: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.url("/feeds/atom10.xml")
+    code, out = run(capsys, "discover", "--config", str(config_dir), url)
+    assert code == 0
+    assert out.splitlines()[1].strip() == url
+    assert out.splitlines()[2].endswith("(the URL itself)")

@@ -150,3 +150,21 @@ def test_full_text_replaces_the_teaser_with_the_article_body(
     assert (third.fetched, third.new_items, third.updated_items) == (1, 0, 0)
     marino = {e.title: e for e in entries(client, "/feeds/district/marino.atom")}
     assert "воркаута" in marino["В Марьине открылся новый сквер у пруда"].content[0].value
+
+
+def test_a_page_without_items_is_a_recorded_failure(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    directory = tmp_path / "other"
+    directory.mkdir()
+    for name in ("districts.yaml", "topics.yaml"):
+        shutil.copy(ROOT / "config" / name, directory / name)
+    source = {"url": feed_server.url("/html/bibirevo-home.html"), "title": "«Бибирево»"}
+    source |= {"district": "bibirevo", "kind": "html", "preset": "district-press"}
+    text = yaml.safe_dump({"feeds": [source]}, allow_unicode=True, sort_keys=False)
+    (directory / "feeds.yaml").write_text(text, encoding="utf-8")
+
+    summary = app.fetch_once(directory, database_url)
+
+    assert (summary.fetched, summary.failed) == (0, 1)
+    assert "HTML page, no items" in summary.failures[0]
