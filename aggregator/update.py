@@ -137,7 +137,10 @@ class Updater:
         self, feed: FeedState, response: FetchResult | NotModified, now: datetime
     ) -> FeedReport:
         if isinstance(response, NotModified):
-            self.storage.record_outcome(self._outcome(feed, now, ok=True, status=304))
+            outcome = self._outcome(
+                feed, now, ok=True, status=304, new_url=response.permanent_redirect
+            )
+            self.storage.record_outcome(outcome)
             return FeedReport(feed, "not_modified")
         parsed = parse_feed(response.content, response.headers, response.url)
         entries = normalize_entries(parsed, response.url, now)
