@@ -180,7 +180,10 @@ class Updater:
         parsed: ParsedFeed | None = None,
     ) -> FeedReport:
         if isinstance(response, NotModified):
-            self.storage.record_outcome(self._outcome(feed, now, ok=True, status=304))
+            outcome = self._outcome(
+                feed, now, ok=True, status=304, new_url=response.permanent_redirect
+            )
+            self.storage.record_outcome(outcome)
             return FeedReport(feed, "not_modified")
         if parsed is None:
             parsed = self._parse(feed, response, now)
