@@ -117,10 +117,6 @@ def feed_links(content: bytes, headers: Mapping[str, str], url: str) -> list[Fee
     return list(found.values())
 
 
-def page_title(content: bytes, headers: Mapping[str, str]) -> str:
-    return _page_title(_tree(content, headers))
-
-
 def strip_boilerplate(content: bytes, headers: Mapping[str, str]) -> str:
     """An article page's HTML without «Читайте также», share blocks and byline lines.
 
