@@ -75,6 +75,7 @@ def _feed_state(row: Any) -> FeedState:
         refresh=refresh,
         consecutive_errors=row.consecutive_errors,
         poll_interval=None if row.poll_seconds is None else timedelta(seconds=row.poll_seconds),
+        source_url=row.source_url,
     )
 
 
