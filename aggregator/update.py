@@ -186,10 +186,14 @@ class Updater:
         except AggregatorError as exc:
             if isinstance(exc, StorageError):
                 self.metrics.record_database_error()
-            report = await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            report = await loop.run_in_executor(
+                ingest, self._record_failure, feed, now, exc, _status_of(response)
+            )
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
-            report = await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            report = await loop.run_in_executor(
+                ingest, self._record_failure, feed, now, exc, _status_of(response)
+            )
         if isinstance(response, FetchResult):
             report = replace(report, received_bytes=len(response.content))
         return report, elapsed
@@ -272,8 +276,12 @@ class Updater:
             log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
         return FeedReport(feed, "fetched", applied, parsed.problem)
 
-    def _record_failure(self, feed: FeedState, now: datetime, exc: Exception) -> FeedReport:
-        kind, status, message = _describe(exc)
+    def _record_failure(
+        self, feed: FeedState, now: datetime, exc: Exception, status: int | None = None
+    ) -> FeedReport:
+        """Record a failed attempt; `status` is the HTTP status of a response that then failed."""
+        kind, error_status, message = _describe(exc)
+        status = error_status if error_status is not None else status
         log.warning("%s: %s", feed.url, message)
         retry = exc.retry_after if isinstance(exc, FetchError) else None
         answer = polling.Response(
@@ -326,6 +334,10 @@ class Updater:
             note=decision.note,
             disable_reason=decision.disable_reason,
         )
+
+
+def _status_of(response: FetchResult | NotModified) -> int:
+    return response.status if isinstance(response, FetchResult) else 304
 
 
 def _describe(exc: Exception) -> tuple[str, int | None, str]:

@@ -82,7 +82,8 @@ def test_status_json_lists_failing_feeds_first_with_reasons(
     assert busy["error"] == "HTTP 503 Service Unavailable, retry after 120 s"
     assert busy["http_status"] == 503
     assert busy["next_fetch_at"] == (NOW + timedelta(seconds=120)).isoformat()
-    assert by_title["Газета без ленты"]["error"] == "not a feed: HTML page"
+    page = by_title["Газета без ленты"]
+    assert (page["error"], page["http_status"]) == ("not a feed: HTML page", 200)
     assert by_title["Медленная газета"]["error"] == "timeout after 0.5 s (read)"
     good = by_title["Марьинский вестник"]
     assert (good["consecutive_errors"], good["http_status"], good["error"]) == (0, 200, None)
