@@ -52,11 +52,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic with its Russian name and keywords (matched on stems, not exact forms)."""
+    """A topic with its Russian name and keywords (matched on stems, not exact forms).
+
+    `patterns` are regular expressions over the normalized text, an `exclude` word or phrase
+    vetoes the topic, and a feed's own <category> equal to one of `categories` assigns it.
+    """
 
     slug: str
     name: str
     keywords: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
