@@ -237,6 +237,8 @@ class NewItem:
     new_story_key: str | None
     areas: tuple[str, ...]
     topics: tuple[str, ...]
+    mentioned: tuple[str, ...] = ()
+    """Areas the entry's text names (with their okrugs), stored with via 'mention'."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ class ChangedItem:
     story_id: int
     entry: Entry
     topics: tuple[str, ...]
+    mentioned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,8 @@ class StoryQuery:
     areas: frozenset[str] | None = None
     topics: frozenset[str] | None = None
     limit: int = 50
+    own_sources: bool = False
+    """With `areas`: only stories an outlet of those areas carried, not those that mention them."""
 
 
 @dataclass(frozen=True)
@@ -352,3 +357,35 @@ class OutputFeed:
     self_url: str
     html_url: str
     updated: datetime
+
+
+# --- classification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The stored text of one item of a story, what classification reads (lead item first)."""
+
+    item_id: int
+    story_id: int
+    outlet: str
+    title: str
+    summary: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AreaTag:
+    """An area attached to a story and why: 'source' (an outlet of the area) or 'mention'."""
+
+    area: str
+    via: str
+
+
+@dataclass(frozen=True)
+class Retag:
+    """A story's recomputed topics and mentioned areas; its source areas are kept as they are."""
+
+    story_id: int
+    topics: tuple[str, ...]
+    mentioned: tuple[str, ...]

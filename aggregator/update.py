@@ -27,6 +27,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError
 from aggregator.fetch import Fetcher
+from aggregator.gazetteer import build_gazetteer
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
 from aggregator.storage import Storage
@@ -86,6 +87,7 @@ class Updater:
         self.config = config
         self.storage = storage
         self._topics = compile_topics(config.topics)
+        self._gazetteer = build_gazetteer(config)
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
@@ -148,6 +150,7 @@ class Updater:
             candidates,
             areas,
             lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+            lambda entry: self._gazetteer.areas(entry.title, entry.summary),
         )
         applied = self.storage.apply(feed.feed_id, update_plan, now)
         self.storage.record_outcome(
