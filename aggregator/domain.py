@@ -372,6 +372,8 @@ class ItemText:
     title: str
     summary: str
     categories: tuple[str, ...] = ()
+    district: str = CITY
+    """The district, okrug or CITY of the outlet's feed."""
 
 
 @dataclass(frozen=True)

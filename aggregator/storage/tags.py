@@ -87,6 +87,7 @@ def item_texts(conn: Connection, story_ids: Sequence[int]) -> dict[int, list[Ite
                 items.c.title,
                 items.c.summary,
                 items.c.categories,
+                feeds.c.district,
             )
             .join_from(items, feeds, items.c.feed_id == feeds.c.id)
             .where(items.c.story_id.in_(batch))
@@ -101,6 +102,7 @@ def item_texts(conn: Connection, story_ids: Sequence[int]) -> dict[int, list[Ite
                     row.title,
                     row.summary,
                     split_categories(row.categories),
+                    row.district,
                 )
             )
     return out
