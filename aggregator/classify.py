@@ -134,17 +134,22 @@ class TopicMatcher:
             self._index.setdefault(first, []).append((n, keyword, excluded))
 
     def match(self, title: str, text: str, categories: Iterable[str] = ()) -> tuple[str, ...]:
-        """The slugs of the topics of a story, in rule order."""
-        return tuple(e.slug for e in self.explain_match(title, text, categories) if e.assigned)
+        """The slugs of the topics of a story, in rule order (the same verdict as explain_match)."""
+        scores, _, excluded = self._score(title, text)
+        floor = _floor(scores, excluded)
+        cats = {normalize_text(c) for c in categories}
+        return tuple(
+            rule.slug
+            for n, rule in enumerate(self.rules)
+            if n not in excluded and (scores.get(n, 0.0) >= floor or cats & rule.categories)
+        )
 
     def explain_match(
         self, title: str, text: str, categories: Iterable[str] = ()
     ) -> list[TopicEvidence]:
         """The evidence for every topic that matched anything, assigned or not, in rule order."""
         scores, hits, excluded = self._score(title, text)
-        kept = {n: score for n, score in scores.items() if n not in excluded}
-        best = max(kept.values(), default=0.0)
-        bar = THRESHOLD if best >= THRESHOLD else max(best, BODY_WEIGHT)
+        floor = _floor(scores, excluded)
         cats = {normalize_text(c) for c in categories}
         out = []
         for n, rule in enumerate(self.rules):
@@ -153,9 +158,7 @@ class TopicMatcher:
                 continue
             score = scores.get(n, 0.0)
             vetoed = tuple(sorted(excluded.get(n, ())))
-            assigned = not vetoed and (
-                (score >= bar and score >= RELATIVE * best) or bool(by_category)
-            )
+            assigned = not vetoed and (score >= floor or bool(by_category))
             found = tuple(sorted(hits.get(n, ())))
             out.append(TopicEvidence(rule.slug, assigned, score, found, by_category, vetoed))
         return out
@@ -193,6 +196,13 @@ class TopicMatcher:
                         scores[n] = scores.get(n, 0.0) + weight
                         hits.setdefault(n, set()).add(pattern.pattern)
         return scores, hits, excluded
+
+
+def _floor(scores: dict[int, float], excluded: dict[int, set[str]]) -> float:
+    """The score a topic needs: the absolute bar, and RELATIVE of the best unvetoed topic."""
+    best = max((score for n, score in scores.items() if n not in excluded), default=0.0)
+    bar = THRESHOLD if best >= THRESHOLD else max(best, BODY_WEIGHT)
+    return max(bar, RELATIVE * best)
 
 
 def _at(keyword: _Keyword, words: list[str], stems: list[str], i: int) -> bool:
