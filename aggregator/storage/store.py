@@ -344,7 +344,13 @@ class Storage:
     def area_tags(self, story_id: int) -> list[AreaTag]:
         """The areas attached to a story with their reason, source areas first."""
         with self._read() as conn:
-            return tags.area_tags(conn, story_id)
+            return tags.area_tags(conn, [story_id])[story_id]
+
+    @_guarded
+    def area_tags_of(self, story_ids: Sequence[int]) -> dict[int, list[AreaTag]]:
+        """The area tags of many stories at once (for exports), source areas first."""
+        with self._read() as conn:
+            return tags.area_tags(conn, list(story_ids))
 
     @_guarded
     def retag(self, retags: Sequence[Retag]) -> None:

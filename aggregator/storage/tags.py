@@ -108,13 +108,18 @@ def item_texts(conn: Connection, story_ids: Sequence[int]) -> dict[int, list[Ite
     return out
 
 
-def area_tags(conn: Connection, story_id: int) -> list[AreaTag]:
-    query = (
-        sa.select(story_areas.c.area, story_areas.c.via)
-        .where(story_areas.c.story_id == story_id)
-        .order_by(story_areas.c.via.desc(), story_areas.c.area)
-    )
-    return [AreaTag(area, via) for area, via in conn.execute(query)]
+def area_tags(conn: Connection, story_ids: Sequence[int]) -> dict[int, list[AreaTag]]:
+    """The area tags of each story, source tags first, then by area slug."""
+    out: dict[int, list[AreaTag]] = {story_id: [] for story_id in story_ids}
+    for batch in chunked(story_ids):
+        query = (
+            sa.select(story_areas.c.story_id, story_areas.c.area, story_areas.c.via)
+            .where(story_areas.c.story_id.in_(batch))
+            .order_by(story_areas.c.story_id, story_areas.c.via.desc(), story_areas.c.area)
+        )
+        for story_id, area, via in conn.execute(query):
+            out[story_id].append(AreaTag(area, via))
+    return out
 
 
 def retag(conn: Connection, retags: Sequence[Retag]) -> None:

@@ -50,5 +50,9 @@ def test_existing_area_tags_become_source_tags(database_url: str) -> None:
         storage.retag([Retag(1, (), ("lyublino",)), Retag(404, ("sport",), ("arbat",))])
         assert storage.area_tags(1) == [AreaTag("marino", "source"), AreaTag("lyublino", "mention")]
         assert storage.count_stories() == 1
+        assert storage.area_tags_of([1, 404]) == {
+            1: [AreaTag("marino", "source"), AreaTag("lyublino", "mention")],
+            404: [],
+        }
     finally:
         storage.close()
