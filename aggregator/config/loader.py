@@ -21,8 +21,18 @@ from aggregator.config.models import (
     TopicsFile,
 )
 from aggregator.config.yamlsource import YamlSource, duplicate_keys, read_yaml
-from aggregator.domain import CITY, Config, District, Okrug, ServiceSettings, Source, Topic
+from aggregator.domain import (
+    CITY,
+    Config,
+    District,
+    HtmlSelectors,
+    Okrug,
+    ServiceSettings,
+    Source,
+    Topic,
+)
 from aggregator.errors import ConfigError, ConfigIssue
+from aggregator.normalize import display_url
 
 Model = TypeVar("Model", bound=BaseModel)
 Loaded = tuple[YamlSource, Model | None]
@@ -237,7 +247,7 @@ def _build(
         ]
         members = tuple(d.slug for d in o.districts) + tuple(s.slug for s in o.settlements)
         okrugs.append(Okrug(o.slug, o.name, o.abbr, o.short_name, members))
-    sources = tuple(Source(f.url, f.title, f.district, f.refresh, f.enabled) for f in feeds)
+    sources = tuple(_source(f) for f in feeds)
     topic_list = tuple(
         Topic(
             t.slug,
@@ -253,3 +263,19 @@ def _build(
         ServiceSettings(**service.model_dump(exclude_none=True)) if service else ServiceSettings()
     )
     return Config(tuple(okrugs), tuple(areas), sources, topic_list, settings)
+
+
+def _source(feed: FeedModel) -> Source:
+    """A configured source; a punycode host is kept in its Unicode form, as people read it."""
+    selectors = HtmlSelectors(**feed.selectors.model_dump()) if feed.selectors else None
+    return Source(
+        display_url(feed.url),
+        feed.title,
+        feed.district,
+        feed.refresh,
+        feed.enabled,
+        kind=feed.kind,
+        selectors=selectors,
+        preset=feed.preset,
+        full_text=feed.full_text,
+    )
