@@ -29,6 +29,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError
 from aggregator.fetch import Fetcher
+from aggregator.gazetteer import build_gazetteer
 from aggregator.htmlsource import parse_html_source
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
@@ -89,6 +90,7 @@ class Updater:
         self.config = config
         self.storage = storage
         self._topics = compile_topics(config.topics)
+        self._gazetteer = build_gazetteer(config)
         self._sources = {source.url: source for source in config.sources}
 
     async def run_due(self, now: datetime) -> CycleSummary:
@@ -195,6 +197,7 @@ class Updater:
             candidates,
             areas,
             lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+            lambda entry: self._gazetteer.areas(entry.title, entry.summary),
         )
         applied = self.storage.apply(feed.feed_id, update_plan, now)
         self.storage.record_outcome(
