@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run demo test lint unit integration clean
+.PHONY: run demo test lint unit integration clean eval-classify bench-classify
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# Topic precision/recall per topic and the confusions on the held-out half (SPLIT=tune|all).
+SPLIT ?= heldout
+eval-classify: $(STAMP)
+	$(BIN)/python -m aggregator.devtools.eval_classify --split $(SPLIT)
+
+# Classification items/s on one core next to tokenizing alone, measured in the same run.
+bench-classify: $(STAMP)
+	$(BIN)/python bench/bench_classify.py
 
 clean:
 	rm -rf $(VENV) data/*.db .pytest_cache .mypy_cache .ruff_cache

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
 
 from aggregator import probe
+from aggregator.classify import compile_topics
 from aggregator.config import load_config
 from aggregator.domain import CITY, Config, Source
+from aggregator.explain import explain_story
 from aggregator.fetch import Fetcher
+from aggregator.gazetteer import build_gazetteer
 from aggregator.health import RECENT, StatusRow, status_rows
 from aggregator.htmlsource import DISTRICT_PRESS
 from aggregator.metrics import Metrics
+from aggregator.reclassify import ReclassifySummary, reclassify
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
 from aggregator.update import CycleSummary, ProgressCallback, Updater
@@ -130,6 +134,39 @@ def count_enabled_feeds(config_path: Path) -> int:
 
 def upgrade_database(db_url: str) -> None:
     Storage.open(db_url, upgrade=True).close()
+
+
+def explain(config_path: Path, db_url: str, story_id: int) -> str | None:
+    """Why a stored story has its topics and areas, or None for an unknown story."""
+    with open_service(config_path, db_url) as (config, storage):
+        story = storage.story(story_id)
+        if story is None:
+            return None
+        return explain_story(
+            story,
+            storage.item_texts(story_id),
+            storage.area_tags(story_id),
+            config,
+            compile_topics(config.topics),
+            build_gazetteer(config),
+        )
+
+
+def count_stories(config_path: Path, db_url: str, within: timedelta | None) -> int:
+    with open_service(config_path, db_url) as (_, storage):
+        return storage.count_stories(None if within is None else utc_now() - within)
+
+
+def reclassify_stories(
+    config_path: Path,
+    db_url: str,
+    within: timedelta | None,
+    progress: Callable[[int], None] | None = None,
+) -> ReclassifySummary:
+    """Recompute the topics and mentioned areas of stories published within `within` (or all)."""
+    with open_service(config_path, db_url) as (config, storage):
+        since = None if within is None else utc_now() - within
+        return reclassify(config, storage, since, progress)
 
 
 def _serve_http(

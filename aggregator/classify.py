@@ -18,6 +18,7 @@ from aggregator.gazetteer import Gazetteer
 from aggregator.textnorm import normalize_text, split_hyphens, stem_forms, stem_word, tokens
 
 __all__ = [
+    "TopicEvidence",
     "TopicMatcher",
     "TopicRule",
     "compile_topics",
@@ -32,7 +33,25 @@ THRESHOLD = 2.0
 """A topic needs one keyword in the title or two distinct ones in the body; when no topic gets
 there, the best-scoring topics of a single body keyword are taken (short leads)."""
 
+RELATIVE = 0.5
+"""A topic also needs this share of the best topic's score: a passing mention of a school in a
+story about a new bus route does not make it an education story."""
+
 INDECLINABLE = frozenset({"метро", "кино", "кафе", "такси", "депо", "шоссе", "кашпо", "пальто"})
+
+
+@dataclass(frozen=True)
+class TopicEvidence:
+    """Why a topic was or was not given to a story: keywords, phrases and patterns found
+    (`matched`, with their summed weight), feed categories mapped to it, exclusions that vetoed it.
+    """
+
+    slug: str
+    assigned: bool
+    score: float
+    matched: tuple[str, ...]
+    categories: tuple[str, ...]
+    excluded: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -76,12 +95,22 @@ def _compile_keyword(keyword: str) -> _Keyword | None:
     return _Keyword(keyword, phrase, tuple(exact))
 
 
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Patterns run over normalized text, so ё is folded in the pattern as well."""
+    return re.compile(pattern.replace("ё", "е").replace("Ё", "Е"), re.IGNORECASE)
+
+
 def _compile_rule(topic: Topic) -> TopicRule:
     keywords = tuple(k for k in map(_compile_keyword, topic.keywords) if k is not None)
+    exclude = tuple(k for k in map(_compile_keyword, topic.exclude) if k is not None)
+    categories = {normalize_text(topic.name), normalize_text(topic.slug)}
+    categories |= {normalize_text(c) for c in topic.categories}
     return TopicRule(
         topic.slug,
         keywords,
-        categories=frozenset({normalize_text(topic.name), normalize_text(topic.slug)}),
+        exclude=exclude,
+        categories=frozenset(c for c in categories if c),
+        patterns=tuple(_compile_pattern(p) for p in topic.patterns),
     )
 
 
@@ -105,18 +134,34 @@ class TopicMatcher:
             self._index.setdefault(first, []).append((n, keyword, excluded))
 
     def match(self, title: str, text: str, categories: Iterable[str] = ()) -> tuple[str, ...]:
-        """The slugs of the topics of a story, in rule order."""
+        """The slugs of the topics of a story, in rule order (the same verdict as explain_match)."""
         scores, _, excluded = self._score(title, text)
-        for n in excluded:
-            scores.pop(n, None)
-        best = max(scores.values(), default=0.0)
-        bar = THRESHOLD if best >= THRESHOLD else max(best, BODY_WEIGHT)
+        floor = _floor(scores, excluded)
         cats = {normalize_text(c) for c in categories}
         return tuple(
             rule.slug
             for n, rule in enumerate(self.rules)
-            if n not in excluded and (scores.get(n, 0.0) >= bar or cats & rule.categories)
+            if n not in excluded and (scores.get(n, 0.0) >= floor or cats & rule.categories)
         )
+
+    def explain_match(
+        self, title: str, text: str, categories: Iterable[str] = ()
+    ) -> list[TopicEvidence]:
+        """The evidence for every topic that matched anything, assigned or not, in rule order."""
+        scores, hits, excluded = self._score(title, text)
+        floor = _floor(scores, excluded)
+        cats = {normalize_text(c) for c in categories}
+        out = []
+        for n, rule in enumerate(self.rules):
+            by_category = tuple(sorted(cats & rule.categories))
+            if n not in hits and n not in excluded and not by_category:
+                continue
+            score = scores.get(n, 0.0)
+            vetoed = tuple(sorted(excluded.get(n, ())))
+            assigned = not vetoed and (score >= floor or bool(by_category))
+            found = tuple(sorted(hits.get(n, ())))
+            out.append(TopicEvidence(rule.slug, assigned, score, found, by_category, vetoed))
+        return out
 
     def explain(self, title: str, text: str) -> dict[str, list[str]]:
         """Which keywords matched each topic (topics with no match are left out)."""
@@ -125,10 +170,10 @@ class TopicMatcher:
 
     def _score(
         self, title: str, text: str
-    ) -> tuple[dict[int, float], dict[int, set[str]], set[int]]:
+    ) -> tuple[dict[int, float], dict[int, set[str]], dict[int, set[str]]]:
         scores: dict[int, float] = {}
         hits: dict[int, set[str]] = {}
-        excluded: set[int] = set()
+        excluded: dict[int, set[str]] = {}
         for part, weight in ((title, TITLE_WEIGHT), (text, BODY_WEIGHT)):
             words = split_hyphens(tokens(part))
             stems = [stem_word(w) for w in words]
@@ -139,7 +184,7 @@ class TopicMatcher:
                         continue
                     seen.add(n)
                     if is_exclusion:
-                        excluded.add(n)
+                        excluded.setdefault(n, set()).add(keyword.text)
                         continue
                     if keyword.text not in hits.setdefault(n, set()):
                         scores[n] = scores.get(n, 0.0) + weight
@@ -151,6 +196,13 @@ class TopicMatcher:
                         scores[n] = scores.get(n, 0.0) + weight
                         hits.setdefault(n, set()).add(pattern.pattern)
         return scores, hits, excluded
+
+
+def _floor(scores: dict[int, float], excluded: dict[int, set[str]]) -> float:
+    """The score a topic needs: the absolute bar, and RELATIVE of the best unvetoed topic."""
+    best = max((score for n, score in scores.items() if n not in excluded), default=0.0)
+    bar = THRESHOLD if best >= THRESHOLD else max(best, BODY_WEIGHT)
+    return max(bar, RELATIVE * best)
 
 
 def _at(keyword: _Keyword, words: list[str], stems: list[str], i: int) -> bool:

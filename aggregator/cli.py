@@ -72,6 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", parents=[common], help="validate the config")
     check.set_defaults(handler=_check_config)
 
+    explain = commands.add_parser(
+        "explain", parents=[common], help="why a story has its topics and districts"
+    )
+    explain.add_argument("story_id", type=int, metavar="STORY_ID")
+    explain.set_defaults(handler=_explain)
+
+    reclassify = commands.add_parser(
+        "reclassify", parents=[common], help="recompute stored stories' topics and districts"
+    )
+    reclassify.add_argument(
+        "--since", metavar="AGE", help="only stories published within AGE (e.g. 30d, 12h)"
+    )
+    reclassify.add_argument("--no-progress", action="store_true", help="no progress bar")
+    reclassify.set_defaults(handler=_reclassify)
+
     discover = commands.add_parser("discover", parents=[common], help="find a site's feeds")
     discover.add_argument("url", help="a page of the site, or a feed URL")
     discover.add_argument("--add", action="store_true", help="append the first find to feeds.yaml")
@@ -141,6 +156,36 @@ def _check_config(args: argparse.Namespace) -> int:
     if issues or config is None:
         raise ConfigError(issues)
     print(summary(config))
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    report = app.explain(app.config_dir(args.config), app.database_url(), args.story_id)
+    if report is None:
+        print(f"no story with id {args.story_id}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(report)
+    return EXIT_OK
+
+
+def _reclassify(args: argparse.Namespace) -> int:
+    from aggregator.config.models import parse_duration
+
+    try:
+        within = None if args.since is None else parse_duration(args.since)
+    except ValueError as exc:
+        print(f"--since: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    config_path, url = app.config_dir(args.config), app.database_url()
+    if not sys.stderr.isatty() or args.no_progress:
+        summary = app.reclassify_stories(config_path, url, within)
+    else:
+        from tqdm import tqdm
+
+        total = app.count_stories(config_path, url, within)
+        with tqdm(total=total, unit="story") as bar:
+            summary = app.reclassify_stories(config_path, url, within, bar.update)
+    print(summary)
     return EXIT_OK
 
 

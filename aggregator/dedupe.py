@@ -14,6 +14,11 @@ from aggregator.domain import Candidates, ChangedItem, Entry, NewItem, UpdatePla
 from aggregator.identity import story_key
 
 TopicsOf = Callable[[Entry], tuple[str, ...]]
+AreasOf = Callable[[Entry], tuple[str, ...]]
+
+
+def _no_mentions(entry: Entry) -> tuple[str, ...]:
+    return ()
 
 
 def plan(
@@ -21,8 +26,12 @@ def plan(
     candidates: Candidates,
     areas: tuple[str, ...],
     topics_of: TopicsOf,
+    mentions_of: AreasOf = _no_mentions,
 ) -> UpdatePlan:
-    """Decide, for each normalized entry of one feed, whether it is new, changed or unchanged."""
+    """Decide, for each normalized entry of one feed, whether it is new, changed or unchanged.
+
+    `areas` are the source's own areas; `mentions_of` gives the areas an entry's text names.
+    """
     new_items: list[NewItem] = []
     changed: list[ChangedItem] = []
     unchanged = 0
@@ -34,12 +43,20 @@ def plan(
                 unchanged += 1
             else:
                 changed.append(
-                    ChangedItem(existing.item_id, existing.story_id, entry, topics_of(entry))
+                    ChangedItem(
+                        existing.item_id,
+                        existing.story_id,
+                        entry,
+                        topics_of(entry),
+                        mentions_of(entry),
+                    )
                 )
             continue
         story_id = _stored_story(entry, candidates)
         new_key = None if story_id is not None else _batch_story_key(entry, batch_keys)
-        new_items.append(NewItem(entry, story_id, new_key, areas, topics_of(entry)))
+        new_items.append(
+            NewItem(entry, story_id, new_key, areas, topics_of(entry), mentions_of(entry))
+        )
     return UpdatePlan(tuple(new_items), tuple(changed), unchanged)
 
 

@@ -79,11 +79,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic with its Russian name and keywords (matched on stems, not exact forms)."""
+    """A topic with its Russian name and keywords (matched on stems, not exact forms).
+
+    `patterns` are regular expressions over the normalized text, an `exclude` word or phrase
+    vetoes the topic, and a feed's own <category> equal to one of `categories` assigns it.
+    """
 
     slug: str
     name: str
     keywords: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,8 @@ class NewItem:
     new_story_key: str | None
     areas: tuple[str, ...]
     topics: tuple[str, ...]
+    mentioned: tuple[str, ...] = ()
+    """Areas the entry's text names (with their okrugs), stored with via 'mention'."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,7 @@ class ChangedItem:
     story_id: int
     entry: Entry
     topics: tuple[str, ...]
+    mentioned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -386,6 +396,8 @@ class StoryQuery:
     areas: frozenset[str] | None = None
     topics: frozenset[str] | None = None
     limit: int = 50
+    own_sources: bool = False
+    """With `areas`: only stories an outlet of those areas carried, not those that mention them."""
 
 
 @dataclass(frozen=True)
@@ -398,3 +410,37 @@ class OutputFeed:
     self_url: str
     html_url: str
     updated: datetime
+
+
+# --- classification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """The stored text of one item of a story, what classification reads (lead item first)."""
+
+    item_id: int
+    story_id: int
+    outlet: str
+    title: str
+    summary: str
+    categories: tuple[str, ...] = ()
+    district: str = CITY
+    """The district, okrug or CITY of the outlet's feed."""
+
+
+@dataclass(frozen=True)
+class AreaTag:
+    """An area attached to a story and why: 'source' (an outlet of the area) or 'mention'."""
+
+    area: str
+    via: str
+
+
+@dataclass(frozen=True)
+class Retag:
+    """A story's recomputed topics and mentioned areas; its source areas are kept as they are."""
+
+    story_id: int
+    topics: tuple[str, ...]
+    mentioned: tuple[str, ...]

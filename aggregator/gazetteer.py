@@ -42,7 +42,20 @@ abbr            okrug abbreviations: ЦАО, ЮВАО, ЗелАО, ТиНАО   
 okrug           full and short okrug names: «Юго-Восточный     always; the short name alone
                 административный округ», «в Северном           («Юго-Восточный курьер») does not
                 округе», Зеленоград                            count
+okrug-adj       «зеленоградский» in any form                   unless a street word follows
+                («Зеленоградские школьники»)                   («Зеленоградская улица» is in САО)
 ==============  =============================================  ===================================
+
+Three rules widen these policies:
+
+- *Lists after a plural district word*: in «районы Арбат и Пресненский», «в районах Сокол,
+  Аэропорт и Беговой» every name of the list counts in the nominative, as if «район» stood
+  before each.
+- *Shared noun*: «Северное и Южное Медведково» names both Медведково districts, «Бирюлёво
+  Западное и Восточное» both Бирюлёво ones.
+- *Flights*: «рейс из Внукова», «самолёт до Внукова» name the airport, not the district; so do a
+  settlement word after a settlement name («в Краснопахорском поселении») the other way round:
+  it counts like one before it.
 
 The longest name wins at each position, so «Марьина Роща» never yields Марьино and «Северный
 административный округ» never yields the district Северный. A single-word noun name does not match
@@ -61,13 +74,16 @@ from aggregator.textnorm import normalize_text, stem_forms, stem_word, token_spa
 
 __all__ = ["Gazetteer", "Mention", "build_gazetteer"]
 
-Policy = Literal["plain", "adjective", "strict", "context", "settlement", "abbr", "okrug"]
+Policy = Literal[
+    "plain", "adjective", "strict", "context", "settlement", "abbr", "okrug", "okrug-adj"
+]
 
 STRICT_NAMES = frozenset({"восточный", "северный"})
 CONTEXT_NAMES = frozenset({"аэропорт", "сокол", "арбат", "проспект вернадского"})
 COMMON_SETTLEMENTS = frozenset({"московский", "киевский", "первомайское"})
 OKRUG_ALIASES: dict[str, tuple[str, ...]] = {"зеленоград": ("zelao",)}
 JOINT_OKRUG_ABBRS: dict[str, tuple[str, ...]] = {"тинао": ("nao", "tao")}
+OKRUG_ADJECTIVES: dict[str, tuple[str, ...]] = {"зеленоградский": ("zelao",)}
 
 _ADJ_ENDINGS = ("ый", "ий", "ой", "ое", "ее", "ая", "яя")
 # Adjective endings a noun name never takes: «троицкий» is not a form of «Троицк».
@@ -97,6 +113,14 @@ _BLOCKING_WORDS = frozenset(
         "рейс",
     )
 )
+_FLIGHT_WORDS = frozenset(stem_word(w) for w in ("рейс", "самолет", "вылет", "перелет", "борт"))
+_FLIGHT_PREPOSITIONS = frozenset({"из", "в", "во", "до"})
+_SETTLEMENT_AFTER = stem_forms("поселение") | stem_forms("поселок")
+_STREET_WORDS = frozenset(
+    stem_word(w)
+    for w in ("улица", "шоссе", "проспект", "переулок", "проезд", "бульвар", "площадь", "аллея")
+)
+_PLURAL_RAYON = frozenset({"районы", "районов", "районах", "районам", "районами"})
 # Noun forms only: Snowball also stems «районный» (суд) to «район».
 _RAYON = frozenset("район" + end for end in ("", "а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах"))
 _AND = frozenset({"и", "или"})
@@ -184,28 +208,64 @@ class Gazetteer:
     def _scan(self, text: str, *, in_title: bool) -> list[Mention]:
         toks = _tokenize(text)
         found: list[Mention] = []
+        chain_end = -1  # the token after the last name of a list opened by «районы»
         i = 0
         while i < len(toks):
             size = 0
+            listed = i == chain_end or (i == chain_end + 1 and toks[i - 1].word in _AND)
             for name in self._index.get(toks[i].stem, ()):
                 size = len(name.phrase)
-                if _matches(name, toks, i) and self._accepts(name, toks, i, text):
-                    start, end = toks[i].start, toks[i + size - 1].end
-                    found.extend(
-                        Mention(slug, name.kind, text[start:end], name.policy, start, end, in_title)
-                        for slug in name.slugs
-                    )
+                if _matches(name, toks, i) and self._accepts(name, toks, i, text, listed=listed):
+                    spans = [(name, i, i + size)]
+                    spans += self._shared_noun(name, toks, i)
+                    for named, a, b in sorted(spans, key=lambda s: s[1]):
+                        start, end = toks[a].start, toks[b - 1].end
+                        found.extend(
+                            Mention(
+                                s, named.kind, text[start:end], named.policy, start, end, in_title
+                            )
+                            for s in named.slugs
+                        )
+                    if name.kind == "district" and (listed or _after_plural_rayon(toks, i)):
+                        chain_end = i + size
+                    size = max(b for _, _, b in spans) - i
                     break
                 size = 0
             i += size or 1
         return found
 
-    def _accepts(self, name: _Name, toks: list[_Tok], i: int, text: str) -> bool:
+    def _shared_noun(self, name: _Name, toks: list[_Tok], i: int) -> list[tuple[_Name, int, int]]:
+        """«Северное и Южное Медведково», «Бирюлёво Западное и Восточное»: the other name."""
+        if len(name.phrase) != 2 or name.kind != "district":
+            return []
+        if i >= 2 and toks[i - 1].word in _AND:
+            for other in self._index.get(toks[i - 2].stem, ()):
+                if len(other.phrase) == 2 and other.phrase[1] == name.phrase[1] and other != name:
+                    return [(other, i - 2, i - 1)]
+        j = i + 2
+        if j + 1 < len(toks) and toks[j].word in _AND:
+            for other in self._index.get(toks[i].stem, ()):
+                if (
+                    len(other.phrase) == 2
+                    and other.phrase[0] == name.phrase[0]
+                    and toks[j + 1].stem in other.phrase[1]
+                    and other != name
+                ):
+                    return [(other, j + 1, j + 2)]
+        return []
+
+    def _accepts(
+        self, name: _Name, toks: list[_Tok], i: int, text: str, *, listed: bool = False
+    ) -> bool:
         j = i + len(name.phrase)
         before = [t.stem for t in toks[max(0, i - 1) : i]]
         exact = all(t.word == w for t, w in zip(toks[i:j], name.nominative, strict=True))
+        if listed and exact and name.kind == "district":
+            return True
         if name.policy == "plain":
-            return not (before and before[0] in _BLOCKING_WORDS)
+            return not (before and before[0] in _BLOCKING_WORDS) and not _after_flight(toks, i)
+        if name.policy == "okrug-adj":
+            return not (j < len(toks) and toks[j].stem in _STREET_WORDS)
         if name.policy == "okrug":
             return True
         if name.policy == "abbr":
@@ -217,15 +277,29 @@ class Gazetteer:
         if name.policy == "strict":
             return exact and any(s in _STRICT_WORDS for s in before)
         if name.policy == "settlement":
-            return any(s in _SETTLEMENT_WORDS for s in before) or (
-                exact
-                and name.nominative[-1] not in COMMON_SETTLEMENTS
-                and not _rayon_follows(toks, j, self._adjective_stems)
+            after = toks[j].stem if j < len(toks) else ""
+            return (
+                any(s in _SETTLEMENT_WORDS for s in before)
+                or after in _SETTLEMENT_AFTER
+                or (
+                    exact
+                    and name.nominative[-1] not in COMMON_SETTLEMENTS
+                    and not _rayon_follows(toks, j, self._adjective_stems)
+                )
             )
         # adjective
         if exact and any(s in _DISTRICT_WORDS for s in before):
             return True
         return _rayon_follows(toks, j, self._adjective_stems)
+
+
+def _after_plural_rayon(toks: list[_Tok], i: int) -> bool:
+    return i >= 1 and toks[i - 1].word in _PLURAL_RAYON
+
+
+def _after_flight(toks: list[_Tok], i: int) -> bool:
+    """«рейс из Внукова», «самолёт до Внукова»: the airport, not the district."""
+    return i >= 2 and toks[i - 1].word in _FLIGHT_PREPOSITIONS and toks[i - 2].stem in _FLIGHT_WORDS
 
 
 def _rayon_follows(toks: list[_Tok], j: int, adjective_stems: frozenset[str]) -> bool:
@@ -314,6 +388,9 @@ def _okrug_names(config: Config) -> list[_Name]:
     for alias, slugs in OKRUG_ALIASES.items():
         if set(slugs) <= known:
             names.append(_Name(slugs, "okrug", _phrase([alias]), (alias,), "okrug"))
+    for adjective, slugs in OKRUG_ADJECTIVES.items():
+        if set(slugs) <= known:
+            names.append(_Name(slugs, "okrug", _phrase([adjective]), (adjective,), "okrug-adj"))
     for abbr_word, slugs in JOINT_OKRUG_ABBRS.items():
         if set(slugs) <= known:
             stem = frozenset({stem_word(abbr_word)})

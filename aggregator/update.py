@@ -30,6 +30,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
+from aggregator.gazetteer import build_gazetteer
 from aggregator.hostlimit import HostLimiter, HostSlot
 from aggregator.htmlsource import parse_html_source
 from aggregator.metrics import Metrics
@@ -99,6 +100,7 @@ class Updater:
         self._bounds = polling.Bounds(
             settings.min_interval, settings.max_interval, settings.backoff_cap
         )
+        self._gazetteer = build_gazetteer(config)
         self._sources = {source.url: source for source in config.sources}
 
     async def run_due(self, now: datetime) -> CycleSummary:
@@ -252,6 +254,7 @@ class Updater:
             candidates,
             areas,
             lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+            lambda entry: self._gazetteer.areas(entry.title, entry.summary),
         )
         applied = self.storage.apply(feed.feed_id, update_plan, now)
         answer = polling.Response(

@@ -248,7 +248,17 @@ def _build(
         members = tuple(d.slug for d in o.districts) + tuple(s.slug for s in o.settlements)
         okrugs.append(Okrug(o.slug, o.name, o.abbr, o.short_name, members))
     sources = tuple(_source(f) for f in feeds)
-    topic_list = tuple(Topic(t.slug, t.name, tuple(t.keywords)) for t in topics)
+    topic_list = tuple(
+        Topic(
+            t.slug,
+            t.name,
+            tuple(t.keywords),
+            tuple(t.patterns),
+            tuple(t.exclude),
+            tuple(t.categories),
+        )
+        for t in topics
+    )
     settings = (
         ServiceSettings(**service.model_dump(exclude_none=True)) if service else ServiceSettings()
     )

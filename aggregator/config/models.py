@@ -144,10 +144,27 @@ class FeedsFile(Strict):
     feeds: list[FeedModel]
 
 
+def _regex(value: str) -> str:
+    """A topic pattern must compile and must not match empty text (it would match every story)."""
+    try:
+        compiled = re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    if compiled.search(""):
+        raise ValueError(f"regular expression {value!r} matches empty text, so every story")
+    return value
+
+
+Pattern = Annotated[str, Field(min_length=1), AfterValidator(_regex)]
+
+
 class TopicModel(Strict):
     slug: Slug
     name: Text
     keywords: Annotated[list[Text], Field(min_length=1)]
+    patterns: list[Pattern] = []
+    exclude: list[Text] = []
+    categories: list[Text] = []
 
 
 class TopicsFile(Strict):

@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  all Moscow:   {site}/feeds/all.atom")
         print(f"  an okrug:     {site}/feeds/district/uvao.atom")
         print(f"  a district:   {site}/feeds/district/kuzminki.rss")
+        print(f"  a mention:    {site}/feeds/district/nekrasovka.atom (own outlets: ?source=own)")
         print("Press Ctrl+C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             run_service(config, f"sqlite:///{database}", args.host, args.port)

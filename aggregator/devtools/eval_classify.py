@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Report:
     topics: dict[str, Score]
     mentions: Score
     errors: list[str] = field(default_factory=list)
+    confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(gold topic, a topic given wrongly, or "-" for no topic at all) → number of stories."""
 
     @property
     def macro_f1(self) -> float:
@@ -92,8 +95,13 @@ def evaluate(
     counts = {slug: [0, 0, 0] for slug in topic_slugs}
     mention = [0, 0, 0]
     errors: list[str] = []
+    confusions: Counter[tuple[str, str]] = Counter()
     for item in items:
         predicted = frozenset(matcher.match(item.title, item.text))
+        for labelled in item.topics or {"(none)"}:
+            confusions.update((labelled, extra) for extra in predicted - item.topics)
+        if not predicted:
+            confusions.update((missed, "-") for missed in item.topics)
         for slug, c in counts.items():
             c[0] += slug in predicted and slug in item.topics
             c[1] += slug in predicted and slug not in item.topics
@@ -107,7 +115,7 @@ def evaluate(
                 errors.append(f"FP {kind} {','.join(extra)}: {item.id} {item.title}")
             if missing := sorted(gold - got):
                 errors.append(f"FN {kind} {','.join(missing)}: {item.id} {item.title}")
-    return Report({s: Score(*c) for s, c in counts.items()}, Score(*mention), errors)
+    return Report({s: Score(*c) for s, c in counts.items()}, Score(*mention), errors, confusions)
 
 
 def format_report(report: Report) -> str:
@@ -121,6 +129,9 @@ def format_report(report: Report) -> str:
     lines += [
         f"macro-F1 {report.macro_f1:.3f}",
         f"mentions P {m.precision:.3f} R {m.recall:.3f} (tp {m.tp} fp {m.fp} fn {m.fn})",
+        "",
+        "confusions (a story labelled X also got Y; X → - means no topic at all):",
+        *(f"  {gold:<14} → {got:<14} {n}" for (gold, got), n in report.confusions.most_common()),
         "",
         *report.errors,
     ]

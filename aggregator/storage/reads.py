@@ -9,7 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import Candidates, Entry, ExistingItem, Story, StoryQuery, StorySource
-from aggregator.storage.schema import feeds, items, stories, story_areas, story_topics
+from aggregator.storage.schema import (
+    VIA_SOURCE,
+    feeds,
+    items,
+    stories,
+    story_areas,
+    story_topics,
+)
 from aggregator.storage.sql import bounded, chunked
 
 
@@ -53,12 +60,13 @@ def story_ids(conn: Connection, query: StoryQuery) -> list[int]:
     """The ids of the newest stories matching the query's areas and topics."""
     select = sa.select(stories.c.id)
     if query.areas is not None:
-        select = select.where(
-            sa.exists().where(
-                story_areas.c.story_id == stories.c.id,
-                story_areas.c.area.in_(sorted(query.areas)),
-            )
-        )
+        conditions = [
+            story_areas.c.story_id == stories.c.id,
+            story_areas.c.area.in_(sorted(query.areas)),
+        ]
+        if query.own_sources:
+            conditions.append(story_areas.c.via == VIA_SOURCE)
+        select = select.where(sa.exists().where(*conditions))
     if query.topics is not None:
         select = select.where(
             sa.exists().where(

@@ -118,6 +118,8 @@ items = sa.Table(
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("content_hash", sa.Text, nullable=False),
+    # The feed's own <category> values, one per line: reclassifying and explaining read them.
+    sa.Column("categories", sa.Text, nullable=True),
     sa.UniqueConstraint("feed_id", "entry_key"),
 )
 
@@ -131,7 +133,13 @@ story_areas = sa.Table(
         primary_key=True,
     ),
     sa.Column("area", sa.String(64), primary_key=True, index=True),
+    # Why the area is attached: VIA_SOURCE (an outlet of the area carried the story) wins over
+    # VIA_MENTION (the story's text names it); reclassifying replaces mention rows only.
+    sa.Column("via", sa.String(16), nullable=False, server_default="source"),
 )
+
+VIA_SOURCE = "source"
+VIA_MENTION = "mention"
 
 story_topics = sa.Table(
     "story_topics",

@@ -18,11 +18,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.domain import (
     ApplyResult,
+    AreaTag,
     Candidates,
     Entry,
     FeedHealth,
     FeedOutcome,
     FeedState,
+    ItemText,
+    Retag,
     Source,
     Story,
     StoryQuery,
@@ -30,7 +33,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import StorageError
 from aggregator.storage import engine as engines
-from aggregator.storage import reads, writes
+from aggregator.storage import reads, tags, writes
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked
 
@@ -347,3 +350,53 @@ class Storage:
                 name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 for name, table in (("feeds", feeds), ("items", items), ("stories", stories))
             }
+
+    # --- classification ---------------------------------------------------------------------
+
+    @_guarded
+    def count_stories(self, since: datetime | None = None) -> int:
+        """How many stories were published since `since` (all when None)."""
+        with self._read() as conn:
+            return tags.count_stories(conn, since)
+
+    @_guarded
+    def story_texts(
+        self, since: datetime | None = None, batch_size: int = 500
+    ) -> Iterator[dict[int, list[ItemText]]]:
+        """Batches of stories (by id) with their items' texts, the lead item first.
+
+        Each batch is read in its own short transaction, so writers are not held up meanwhile.
+        """
+        after = 0
+        while True:
+            with self._read() as conn:
+                ids = tags.story_ids_after(conn, since, after, batch_size)
+                if not ids:
+                    return
+                texts = tags.item_texts(conn, ids)
+            yield texts
+            after = ids[-1]
+
+    @_guarded
+    def item_texts(self, story_id: int) -> list[ItemText]:
+        """The items of one story, the lead item first (empty for an unknown story)."""
+        with self._read() as conn:
+            return tags.item_texts(conn, [story_id])[story_id]
+
+    @_guarded
+    def area_tags(self, story_id: int) -> list[AreaTag]:
+        """The areas attached to a story with their reason, source areas first."""
+        with self._read() as conn:
+            return tags.area_tags(conn, [story_id])[story_id]
+
+    @_guarded
+    def area_tags_of(self, story_ids: Sequence[int]) -> dict[int, list[AreaTag]]:
+        """The area tags of many stories at once (for exports), source areas first."""
+        with self._read() as conn:
+            return tags.area_tags(conn, list(story_ids))
+
+    @_guarded
+    def retag(self, retags: Sequence[Retag]) -> None:
+        """Replace the topics and mentioned areas of these stories in one transaction."""
+        with self._write() as conn:
+            tags.retag(conn, retags)

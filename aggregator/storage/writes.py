@@ -9,7 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
-from aggregator.storage.schema import items, stories, story_areas, story_topics
+from aggregator.storage import tags
+from aggregator.storage.schema import (
+    VIA_MENTION,
+    VIA_SOURCE,
+    items,
+    stories,
+    story_areas,
+    story_topics,
+)
 from aggregator.storage.sql import bounded, chunked, insert_ignore, rows_per_statement
 
 ENTRY_COLUMNS = (
@@ -23,6 +31,7 @@ ENTRY_COLUMNS = (
     "author",
     "published_at",
     "content_hash",
+    "categories",
 )
 """The item columns an entry sets, on insert and when it changes upstream."""
 
@@ -39,8 +48,13 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
     _touch_stories(conn, touched - created, now)
     _add_tags(
         conn,
-        areas=[(sid, area) for item, sid in inserted for area in item.areas],
+        areas=(),
         topics=[(sid, topic) for item, sid in inserted for topic in item.topics],
+    )
+    tags.add_areas(
+        conn,
+        [(sid, area, VIA_SOURCE) for item, sid in inserted for area in item.areas]
+        + [(sid, area, VIA_MENTION) for item, sid in inserted for area in item.mentioned],
     )
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
     return ApplyResult(
@@ -101,6 +115,7 @@ def _entry_fields(entry: Entry) -> dict[str, object]:
         "author": entry.author,
         "published_at": entry.published,
         "content_hash": entry.content_hash,
+        "categories": tags.join_categories(entry.categories),
     }
 
 
@@ -179,6 +194,9 @@ def _apply_changes(
         conn,
         areas=(),
         topics=[(stored[c.item_id], topic) for c in changes.values() for topic in c.topics],
+    )
+    tags.add_areas(
+        conn, [(stored[c.item_id], a, VIA_MENTION) for c in changes.values() for a in c.mentioned]
     )
     return len(changes)
 

@@ -195,7 +195,14 @@ class _Site:
                 f"{self.public_url}/feeds/district/kuzminki.atom, округа — "
                 f"{self.public_url}/feeds/district/uvao.rss."
             )
-        return self._feed(request, spec, fmt)
+        source = request.query_params.get("source", "all")
+        if source not in ("all", "own"):
+            return self._not_found(
+                f"Параметр source={source} не поддерживается: source=own оставляет только "
+                "новости собственных изданий района, source=all (по умолчанию) добавляет "
+                "новости, где район упоминается."
+            )
+        return self._feed(request, spec.own_only() if source == "own" else spec, fmt)
 
     def topic_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aggregator.domain import Config, District, OutputFeed, StoryQuery
 
 FORMATS = ("atom", "rss")
+OWN_QUERY = "source=own"
 
 
 @dataclass(frozen=True)
@@ -20,18 +21,30 @@ class FeedSpec:
     anchor: str
     areas: frozenset[str] | None = None
     topics: frozenset[str] | None = None
+    own_sources: bool = False
 
     def query(self, limit: int) -> StoryQuery:
-        return StoryQuery(areas=self.areas, topics=self.topics, limit=limit)
+        return StoryQuery(
+            areas=self.areas, topics=self.topics, limit=limit, own_sources=self.own_sources
+        )
+
+    def own_only(self) -> FeedSpec:
+        """The same area feed restricted to the area's own outlets (`?source=own`)."""
+        return replace(
+            self,
+            subtitle=f"{self.subtitle} (только собственные издания)",
+            own_sources=True,
+        )
 
     def meta(self, public_url: str, fmt: str, updated: datetime) -> OutputFeed:
         """The feed's metadata; the id has no extension so Atom and RSS share it."""
         base = public_url.rstrip("/")
+        query = f"?{OWN_QUERY}" if self.own_sources else ""
         return OutputFeed(
-            id=f"{base}{self.path}",
+            id=f"{base}{self.path}{query}",
             title=self.title,
             subtitle=self.subtitle,
-            self_url=f"{base}{self.path}.{fmt}",
+            self_url=f"{base}{self.path}.{fmt}{query}",
             html_url=f"{base}/{self.anchor}",
             updated=updated,
         )

@@ -1,7 +1,7 @@
 """Feed columns of the polling policy: the regular interval, a note and a disabled reason.
 
 Revision ID: 0003a
-Revises: 0002
+Revises: 0003d (re-chained after merging main; written against 0002)
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003a"
-down_revision = "0002"
+down_revision = "0003d"
 branch_labels = None
 depends_on = None
 
