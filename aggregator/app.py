@@ -21,7 +21,9 @@ from aggregator.domain import CITY, Config, Source
 from aggregator.explain import explain_story
 from aggregator.fetch import Fetcher
 from aggregator.gazetteer import build_gazetteer
+from aggregator.health import RECENT, StatusRow, status_rows
 from aggregator.htmlsource import DISTRICT_PRESS
+from aggregator.metrics import Metrics
 from aggregator.reclassify import ReclassifySummary, reclassify
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
@@ -63,10 +65,11 @@ def open_service(config_path: Path, db_url: str) -> Iterator[tuple[Config, Stora
 def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
-        scheduler = UpdateScheduler(Updater(config, storage), utc_now)
+        metrics = Metrics()
+        scheduler = UpdateScheduler(Updater(config, storage, metrics), utc_now)
         scheduler.start()
         try:
-            _serve_http(config, storage, host, port)
+            _serve_http(config, storage, host, port, metrics)
         finally:
             scheduler.shutdown()
 
@@ -84,6 +87,12 @@ def fetch_once(
     with open_service(config_path, db_url) as (config, storage):
         feeds = storage.enabled_feeds()
         return asyncio.run(Updater(config, storage).run(feeds, utc_now(), progress))
+
+
+def feed_status(config_path: Path, db_url: str) -> list[StatusRow]:
+    """Every feed's health, failing feeds first, as `aggregator status` prints it."""
+    with open_service(config_path, db_url) as (_config, storage):
+        return status_rows(storage.feed_health(utc_now() - RECENT))
 
 
 def discover_site(
@@ -160,5 +169,8 @@ def reclassify_stories(
         return reclassify(config, storage, since, progress)
 
 
-def _serve_http(config: Config, storage: Storage, host: str, port: int) -> None:
-    uvicorn.run(create_app(config, storage), host=host, port=port, log_level="info")
+def _serve_http(
+    config: Config, storage: Storage, host: str, port: int, metrics: Metrics | None = None
+) -> None:
+    web = create_app(config, storage, clock=utc_now, metrics=metrics)
+    uvicorn.run(web, host=host, port=port, log_level="info")

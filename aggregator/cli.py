@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(handler=_fetch)
 
+    status = commands.add_parser("status", parents=[common], help="feed health as a table")
+    status.add_argument("--json", action="store_true", help="print JSON like /status.json")
+    status.set_defaults(handler=_status)
+
     check = commands.add_parser("check-config", parents=[common], help="validate the config")
     check.set_defaults(handler=_check_config)
 
@@ -129,6 +133,19 @@ def _fetch(args: argparse.Namespace) -> int:
     print(summary)
     for failure in summary.failures:
         print(f"  failed: {failure}")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from aggregator.health import table
+
+    rows = app.feed_status(app.config_dir(args.config), app.database_url())
+    if args.json:
+        import json
+
+        print(json.dumps([row.as_json() for row in rows], ensure_ascii=False, indent=2))
+    else:
+        print(table(rows), end="")
     return EXIT_OK
 
 

@@ -107,6 +107,10 @@ class ServiceSettings:
     max_redirects: int = 5
     concurrency: int = 16
     feed_size: int = 50
+    per_host_concurrency: int = 2
+    min_interval: timedelta = timedelta(minutes=1)
+    max_interval: timedelta = timedelta(days=1)
+    backoff_cap: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,9 @@ class FeedState:
     title: str = ""
     district: str = CITY
     refresh: timedelta | None = None
+    consecutive_errors: int = 0
+    poll_interval: timedelta | None = None
+    """The regular interval the polling policy chose last time (not a backoff delay)."""
     source_url: str = ""
     """The URL as configured (`url` follows permanent redirects); it finds the feed's Source."""
 
@@ -213,6 +220,12 @@ class ParsedFeed:
     version: str
     entries: tuple[ParsedEntry, ...]
     problem: str | None = None
+    ttl: str | None = None
+    """RSS <ttl> in minutes, as written."""
+    update_period: str | None = None
+    """sy:updatePeriod (hourly, daily, weekly, monthly, yearly), as written."""
+    update_frequency: str | None = None
+    """sy:updateFrequency: updates per period, as written."""
 
 
 @dataclass(frozen=True)
@@ -314,6 +327,12 @@ class FeedOutcome:
     etag: str | None = None
     last_modified: str | None = None
     new_url: str | None = None
+    poll_interval: timedelta | None = None
+    """The regular interval to remember; None keeps the stored one (after a failure)."""
+    note: str | None = None
+    """A visible remark that is not an error, such as a permanent redirect."""
+    disable_reason: str | None = None
+    """Set when the feed must not be fetched again (410 Gone): disables it with this reason."""
 
 
 @dataclass(frozen=True)
@@ -333,6 +352,11 @@ class FeedHealth:
     consecutive_errors: int
     next_fetch_at: datetime | None
     item_count: int = 0
+    recent_items: int = 0
+    """Items published in the last 7 days (when the caller asked for a `since`)."""
+    source_url: str = ""
+    note: str | None = None
+    disabled_reason: str | None = None
 
 
 # --- output --------------------------------------------------------------------------------

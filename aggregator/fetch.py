@@ -159,12 +159,15 @@ class Fetcher:
             message = status_message(status, response.reason_phrase)
             if final != state.url:
                 message += f" at {final}"
+            retry_after = retry_after_seconds(headers, datetime.now(UTC))
+            if retry_after is not None and status in (429, 503):
+                message += f", retry after {retry_after:g} s"
             raise FetchError(
                 state.url,
                 FetchErrorKind.HTTP_STATUS,
                 message,
                 status=status,
-                retry_after=retry_after_seconds(headers, datetime.now(UTC)),
+                retry_after=retry_after,
             )
         content = await self._read_body(state.url, response, headers)
         kept = {name: value for name, value in headers.items() if name not in _DROPPED_HEADERS}

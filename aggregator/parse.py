@@ -67,6 +67,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
         version=version,
         entries=tuple(_entry(raw) for raw in result.entries),
         problem=problem,
+        ttl=_optional(feed.get("ttl")),
+        update_period=_optional(feed.get("sy_updateperiod")),
+        update_frequency=_optional(feed.get("sy_updatefrequency")),
     )
 
 

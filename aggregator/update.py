@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from aggregator import dedupe, fulltext, polling
 from aggregator.classify import compile_topics
@@ -27,10 +28,12 @@ from aggregator.domain import (
     ParsedFeed,
     Source,
 )
-from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError
+from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.gazetteer import build_gazetteer
+from aggregator.hostlimit import HostLimiter, HostSlot
 from aggregator.htmlsource import parse_html_source
+from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
 from aggregator.storage import Storage
@@ -46,6 +49,8 @@ class FeedReport:
     outcome: str  # "fetched", "not_modified" or "failed"
     applied: ApplyResult = field(default_factory=ApplyResult)
     message: str | None = None
+    error_kind: str | None = None
+    received_bytes: int = 0
 
 
 @dataclass
@@ -86,16 +91,25 @@ ProgressCallback = Callable[[FeedReport], None]
 class Updater:
     """Runs update cycles over stored feeds with the given config and storage."""
 
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(self, config: Config, storage: Storage, metrics: Metrics | None = None) -> None:
         self.config = config
         self.storage = storage
+        self.metrics = metrics if metrics is not None else Metrics()
         self._topics = compile_topics(config.topics)
+        settings = config.service
+        self._bounds = polling.Bounds(
+            settings.min_interval, settings.max_interval, settings.backoff_cap
+        )
         self._gazetteer = build_gazetteer(config)
         self._sources = {source.url: source for source in config.sources}
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
-        feeds = await asyncio.to_thread(self.storage.due_feeds, now)
+        try:
+            feeds = await asyncio.to_thread(self.storage.due_feeds, now)
+        except StorageError:
+            self.metrics.record_database_error()
+            raise
         return await self.run(feeds, now)
 
     async def run(
@@ -110,12 +124,14 @@ class Updater:
             return summary
         settings = self.config.service
         limit = asyncio.Semaphore(settings.concurrency)
+        # The host slot first: a feed waiting for its busy host must not hold a global slot.
+        hosts = HostLimiter(settings.per_host_concurrency)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
             async with Fetcher(settings) as fetcher:
 
                 async def one(feed: FeedState) -> None:
-                    async with limit:
-                        report = await self._update_feed(fetcher, ingest, feed, now)
+                    async with hosts.hold(feed.url) as host, limit:
+                        report = await self._update_feed(fetcher, ingest, feed, now, host)
                     summary.add(report)
                     if progress is not None:
                         progress(report)
@@ -124,24 +140,65 @@ class Updater:
         return summary
 
     async def _update_feed(
-        self, fetcher: Fetcher, ingest: ThreadPoolExecutor, feed: FeedState, now: datetime
+        self,
+        fetcher: Fetcher,
+        ingest: ThreadPoolExecutor,
+        feed: FeedState,
+        now: datetime,
+        host: HostSlot | None = None,
     ) -> FeedReport:
+        started = time.perf_counter()
+        report, fetch_seconds = await self._fetch_and_ingest(
+            fetcher, ingest, feed, now, started, host
+        )
+        # A feed counts once, by its final outcome: a page that is not a feed is "not_a_feed".
+        self.metrics.record_fetch(
+            report.error_kind or report.outcome, fetch_seconds, report.received_bytes
+        )
+        self.metrics.record_stored(report.applied.new_items, report.applied.new_stories)
+        return report
+
+    async def _fetch_and_ingest(
+        self,
+        fetcher: Fetcher,
+        ingest: ThreadPoolExecutor,
+        feed: FeedState,
+        now: datetime,
+        started: float,
+        host: HostSlot | None,
+    ) -> tuple[FeedReport, float]:
         loop = asyncio.get_running_loop()
         try:
             response = await fetcher.fetch(feed)
         except FetchError as exc:
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            if host is not None:
+                host.release()
+            elapsed = time.perf_counter() - started
+            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc), elapsed
+        elapsed = time.perf_counter() - started
         try:
             parsed = None
             source = self._source(feed)
             if source.full_text and isinstance(response, FetchResult):
+                # Article pages come from the same host: its slot is kept until they are read.
                 parsed = await self._with_full_text(fetcher, ingest, feed, response, now)
-            return await loop.run_in_executor(ingest, self._ingest, feed, response, now, parsed)
+            if host is not None:
+                host.release()  # the requests are over; the host may take the next feed
+            report = await loop.run_in_executor(ingest, self._ingest, feed, response, now, parsed)
         except AggregatorError as exc:
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            if isinstance(exc, StorageError):
+                self.metrics.record_database_error()
+            report = await loop.run_in_executor(
+                ingest, self._record_failure, feed, now, exc, _status_of(response)
+            )
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
-            return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
+            report = await loop.run_in_executor(
+                ingest, self._record_failure, feed, now, exc, _status_of(response)
+            )
+        if isinstance(response, FetchResult):
+            report = replace(report, received_bytes=len(response.content))
+        return report, elapsed
 
     def _source(self, feed: FeedState) -> Source:
         """The configured source of a stored feed; a feed unknown to the config is a feed."""
@@ -182,10 +239,10 @@ class Updater:
         parsed: ParsedFeed | None = None,
     ) -> FeedReport:
         if isinstance(response, NotModified):
-            outcome = self._outcome(
-                feed, now, ok=True, status=304, new_url=response.permanent_redirect
+            answer = polling.Response(
+                304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
             )
-            self.storage.record_outcome(outcome)
+            self.storage.record_outcome(self._outcome(feed, now, answer))
             return FeedReport(feed, "not_modified")
         if parsed is None:
             parsed = self._parse(feed, response, now)
@@ -200,60 +257,90 @@ class Updater:
             lambda entry: self._gazetteer.areas(entry.title, entry.summary),
         )
         applied = self.storage.apply(feed.feed_id, update_plan, now)
+        answer = polling.Response(
+            response.status,
+            ok=True,
+            headers=response.headers,
+            ttl=polling.feed_hint(parsed.ttl, parsed.update_period, parsed.update_frequency),
+            moved_to=response.permanent_redirect,
+        )
         self.storage.record_outcome(
             self._outcome(
                 feed,
                 now,
-                ok=True,
-                status=response.status,
+                answer,
+                publications=tuple(entry.published for entry in entries),
                 message=parsed.problem,
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
-                new_url=response.permanent_redirect,
             )
         )
         if parsed.problem:
             log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
         return FeedReport(feed, "fetched", applied, parsed.problem)
 
-    def _record_failure(self, feed: FeedState, now: datetime, exc: Exception) -> FeedReport:
-        kind, status, message = _describe(exc)
+    def _record_failure(
+        self, feed: FeedState, now: datetime, exc: Exception, status: int | None = None
+    ) -> FeedReport:
+        """Record a failed attempt; `status` is the HTTP status of a response that then failed."""
+        kind, error_status, message = _describe(exc)
+        status = error_status if error_status is not None else status
         log.warning("%s: %s", feed.url, message)
-        outcome = self._outcome(
-            feed, now, ok=False, status=status, error_kind=kind, message=message
+        retry = exc.retry_after if isinstance(exc, FetchError) else None
+        answer = polling.Response(
+            status, ok=False, retry_after=None if retry is None else timedelta(seconds=retry)
         )
+        outcome = self._outcome(feed, now, answer, error_kind=kind, message=message)
         try:
             self.storage.record_outcome(outcome)
-        except AggregatorError:
+        except AggregatorError as error:
+            if isinstance(error, StorageError):
+                self.metrics.record_database_error()
             log.exception("could not record the failure of %s", feed.url)
-        return FeedReport(feed, "failed", message=message)
+        return FeedReport(feed, "failed", message=message, error_kind=kind)
 
     def _outcome(
         self,
         feed: FeedState,
         now: datetime,
+        response: polling.Response,
         *,
-        ok: bool,
-        status: int | None = None,
+        publications: tuple[datetime, ...] | None = None,
         error_kind: str | None = None,
         message: str | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
-        new_url: str | None = None,
     ) -> FeedOutcome:
-        interval = feed.refresh or self.config.service.default_refresh
+        """The outcome to record, with the next fetch time from the polling policy."""
+        history = polling.History(
+            interval=feed.refresh or self.config.service.default_refresh,
+            consecutive_errors=feed.consecutive_errors,
+            previous_interval=feed.poll_interval,
+            publications=publications,
+        )
+        jitter = polling.jitter_for(feed.feed_id, feed.consecutive_errors)
+        decision = polling.decide(now, history, response, self._bounds, jitter)
+        if decision.disable_reason is not None:
+            log.warning("%s: %s", feed.url, decision.disable_reason)
         return FeedOutcome(
             feed_id=feed.feed_id,
             attempted_at=now,
-            next_fetch_at=polling.next_fetch(now, interval),
-            ok=ok,
-            status=status,
+            next_fetch_at=decision.next_fetch_at,
+            ok=response.ok,
+            status=response.status,
             error_kind=error_kind,
             message=message,
             etag=etag,
             last_modified=last_modified,
-            new_url=new_url,
+            new_url=response.moved_to,
+            poll_interval=decision.interval,
+            note=decision.note,
+            disable_reason=decision.disable_reason,
         )
+
+
+def _status_of(response: FetchResult | NotModified) -> int:
+    return response.status if isinstance(response, FetchResult) else 304
 
 
 def _describe(exc: Exception) -> tuple[str, int | None, str]:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from aggregator.domain import ServiceSettings
 from aggregator.htmlsource import PRESETS, selector_problem
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -35,6 +36,12 @@ def parse_duration(value: object) -> timedelta:
 def _within_refresh_bounds(value: timedelta) -> timedelta:
     if not MIN_REFRESH <= value <= MAX_REFRESH:
         raise ValueError("the interval must be between 1 minute and 7 days")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta():
+        raise ValueError("the duration must be positive")
     return value
 
 
@@ -175,3 +182,19 @@ class ServiceFile(Strict):
     max_redirects: Annotated[int, Field(ge=0, le=20)] | None = None
     concurrency: Annotated[int, Field(ge=1, le=256)] | None = None
     feed_size: Annotated[int, Field(ge=1, le=500)] | None = None
+    per_host_concurrency: Annotated[int, Field(ge=1, le=64)] | None = None
+    min_interval: Annotated[Duration, AfterValidator(_positive)] | None = None
+    max_interval: Annotated[Duration, AfterValidator(_positive)] | None = None
+    backoff_cap: Annotated[Duration, AfterValidator(_positive)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ServiceFile:
+        defaults = ServiceSettings()
+        low = self.min_interval or defaults.min_interval
+        high = self.max_interval or defaults.max_interval
+        cap = self.backoff_cap or defaults.backoff_cap
+        if low > high:
+            raise ValueError(f"min_interval ({low}) is longer than max_interval ({high})")
+        if cap < low:
+            raise ValueError(f"backoff_cap ({cap}) is shorter than min_interval ({low})")
+        return self

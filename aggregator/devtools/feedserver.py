@@ -1,7 +1,8 @@
 """A small loopback HTTP server for tests, the offline demo and benchmarks (stdlib only).
 
 It serves static files under `root` and dynamic routes registered with `set_route`, records
-every request, and stops quickly: open connections are shut down and slow responses give up.
+every request and the most answered at once, and stops quickly: open connections are shut
+down and slow responses give up.
 
 Static files get a strong ETag (a hash of the content) and a Last-Modified from the file's
 mtime, and honour If-None-Match and If-Modified-Since. Their Content-Type follows the extension
@@ -113,6 +114,8 @@ class FeedServer:
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
+        self._in_flight = 0
+        self._max_in_flight = 0
         self.stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -196,6 +199,22 @@ class FeedServer:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._max_in_flight = self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests received and not yet answered at once, since start or clear."""
+        with self._lock:
+            return self._max_in_flight
+
+    def enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def track(self, conn: socket.socket) -> bool:
         """Register an open connection; False when the server is stopping and it must close."""
@@ -266,7 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
             route = self._static_route(headers)
         if route is None:
             route = Route(b"not found\n", "text/plain; charset=utf-8", status=404, etag="")
-        if route.delay and owner.stopping.wait(route.delay):
+        # In flight from receipt until just before the answer goes out: a client that waits
+        # for this answer before its next request can then never be counted twice at once.
+        owner.enter()
+        try:
+            stopped = bool(route.delay) and owner.stopping.wait(route.delay)
+        finally:
+            owner.leave()
+        if stopped:
             self.close_connection = True
             return
         try:

@@ -69,6 +69,11 @@ feeds = sa.Table(
     sa.Column("lease_owner", sa.String(200), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The polling policy's regular interval, a visible note (a permanent redirect) and why
+    # the service disabled the feed itself (410 Gone); migration 0003a.
+    sa.Column("poll_seconds", sa.Integer, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
 )
 
 stories = sa.Table(

@@ -76,6 +76,8 @@ def _feed_state(row: Any) -> FeedState:
         title=row.title,
         district=row.district,
         refresh=refresh,
+        consecutive_errors=row.consecutive_errors,
+        poll_interval=None if row.poll_seconds is None else timedelta(seconds=row.poll_seconds),
         source_url=row.source_url,
     )
 
@@ -171,7 +173,8 @@ class Storage:
             .values(
                 title=sa.bindparam("b_title"),
                 district=sa.bindparam("b_district"),
-                enabled=sa.bindparam("b_enabled"),
+                # A feed the service disabled itself (410 Gone) stays disabled.
+                enabled=sa.and_(sa.bindparam("b_enabled"), feeds.c.disabled_reason.is_(None)),
                 refresh_seconds=sa.bindparam("b_refresh"),
             )
         )
@@ -237,21 +240,45 @@ class Storage:
             )
         if outcome.new_url is not None:
             values["url"] = outcome.new_url
+        if outcome.poll_interval is not None:
+            values["poll_seconds"] = int(outcome.poll_interval.total_seconds())
+        if outcome.note is not None:
+            values["note"] = outcome.note
+        if outcome.disable_reason is not None:
+            values.update(enabled=False, disabled_reason=outcome.disable_reason)
         with self._write() as conn:
             conn.execute(sa.update(feeds).where(feeds.c.id == outcome.feed_id).values(values))
 
     @_guarded
-    def feed_health(self) -> list[FeedHealth]:
-        """Every feed with its state and item count, failing feeds (longest streak) first."""
+    def feed_health(self, recent_since: datetime | None = None) -> list[FeedHealth]:
+        """Every feed with its state and item counts, failing feeds (longest streak) first.
+
+        `recent_items` counts the items published since `recent_since` (0 without it).
+        """
         counts = (
             sa.select(items.c.feed_id, sa.func.count().label("n"))
             .group_by(items.c.feed_id)
             .subquery()
         )
+        recent = (
+            sa.select(items.c.feed_id, sa.func.count().label("n"))
+            .where(sa.false() if recent_since is None else items.c.published_at >= recent_since)
+            .group_by(items.c.feed_id)
+            .subquery()
+        )
         query = (
-            sa.select(feeds, sa.func.coalesce(counts.c.n, 0).label("item_count"))
+            sa.select(
+                feeds,
+                sa.func.coalesce(counts.c.n, 0).label("item_count"),
+                sa.func.coalesce(recent.c.n, 0).label("recent_items"),
+            )
             .outerjoin(counts, counts.c.feed_id == feeds.c.id)
-            .order_by(feeds.c.consecutive_errors.desc(), feeds.c.id)
+            .outerjoin(recent, recent.c.feed_id == feeds.c.id)
+            .order_by(
+                feeds.c.consecutive_errors.desc(),
+                feeds.c.disabled_reason.is_(None),
+                feeds.c.id,
+            )
         )
         with self._read() as conn:
             return [
@@ -269,9 +296,24 @@ class Storage:
                     consecutive_errors=row.consecutive_errors,
                     next_fetch_at=row.next_fetch_at,
                     item_count=row.item_count,
+                    recent_items=row.recent_items,
+                    source_url=row.source_url,
+                    note=row.note,
+                    disabled_reason=row.disabled_reason,
                 )
                 for row in conn.execute(query)
             ]
+
+    @_guarded
+    def overdue_feeds(self, before: datetime) -> int:
+        """How many enabled feeds should have been fetched before `before` and were not."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(feeds)
+            .where(feeds.c.enabled.is_(True), feeds.c.next_fetch_at < before)
+        )
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     # --- items and stories ------------------------------------------------------------------
 

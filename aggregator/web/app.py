@@ -6,6 +6,7 @@ runs such handlers in its threadpool, so the event loop never waits on the datab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +23,11 @@ from starlette.staticfiles import StaticFiles
 
 from aggregator.domain import Config, District, FeedHealth, Okrug, Story, StoryQuery
 from aggregator.errors import StorageError
+from aggregator.metrics import Metrics
 from aggregator.render import render_atom, render_rss
 from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
 from aggregator.web.feeds import FeedSpec, all_spec, area_spec, labels, split_name, topic_spec
+from aggregator.web.status import HealthStore, StatusPages
 
 HERE = Path(__file__).parent
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -41,7 +44,9 @@ class StoryStore(Protocol):
 
     def stories(self, query: StoryQuery) -> list[Story]: ...
 
-    def feed_health(self) -> list[FeedHealth]: ...
+    def feed_health(self, recent_since: datetime | None = None) -> list[FeedHealth]: ...
+
+    def overdue_feeds(self, before: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,24 @@ class OkrugView:
     settlements: tuple[District, ...]
 
 
-def create_app(config: Config, storage: StoryStore) -> Starlette:
-    """The Starlette application serving `config`'s feeds from `storage`."""
+def create_app(
+    config: Config,
+    storage: StoryStore,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    metrics: Metrics | None = None,
+) -> Starlette:
+    """The Starlette application serving `config`'s feeds from `storage`.
+
+    `metrics` is the process's registry (shared with its updater); `clock` gives UTC now.
+    """
     site = _Site(config, storage)
+    health: HealthStore = storage
+    status = StatusPages(
+        health, site.templates, clock or _utc_now, metrics if metrics is not None else Metrics()
+    )
     routes = [
+        *status.routes(),
         Route("/", site.index),
         Route("/healthz", site.healthz),
         Route("/feeds/district/{name}", site.area_feed),
@@ -65,6 +84,11 @@ def create_app(config: Config, storage: StoryStore) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: site.page_not_found})
+
+
+def _utc_now() -> datetime:
+    # Only for callers that pass no clock (tests); app.py passes its own.
+    return datetime.now(UTC)
 
 
 def okrug_views(config: Config) -> list[OkrugView]:

@@ -152,26 +152,27 @@ def test_unknown_path_is_404(feed_server: FeedServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "expected"),
+    ("extra", "expected", "message"),
     [
-        ({"Retry-After": "120"}, 120.0),
+        ({"Retry-After": "120"}, 120.0, "HTTP 503 Service Unavailable, retry after 120 s"),
         (
             {
                 "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
                 "Retry-After": "Wed, 21 Oct 2026 07:58:00 GMT",
             },
             1800.0,
+            "HTTP 503 Service Unavailable, retry after 1800 s",
         ),
-        ({}, None),
+        ({}, None, "HTTP 503 Service Unavailable"),
     ],
 )
 def test_503_retry_after(
-    feed_server: FeedServer, extra: dict[str, str], expected: float | None
+    feed_server: FeedServer, extra: dict[str, str], expected: float | None, message: str
 ) -> None:
     feed_server.set_route("/feed/", Route(b"busy", "text/plain", status=503, headers=extra))
     error = fetch_error(feed_server.url("/feed/"))
     assert (error.kind, error.status) == (FetchErrorKind.HTTP_STATUS, 503)
-    assert error.message == "HTTP 503 Service Unavailable"
+    assert error.message == message
     assert error.retry_after == expected
 
 

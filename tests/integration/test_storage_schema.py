@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -374,3 +375,56 @@ def test_feed_health_lists_failing_feeds_first(storage: Storage) -> None:
         (ids[0], 0),
     ]
     assert all(h.item_count == 0 for h in storage.feed_health())
+
+
+# --- polling policy columns (migration 0003a) -------------------------------------------------
+
+
+def test_poll_interval_is_remembered_and_kept_after_a_failure(storage: Storage) -> None:
+    storage.sync_sources(SOURCES[:1], NOW)
+    feed_id = storage.enabled_feeds()[0].feed_id
+    assert storage.enabled_feeds()[0].poll_interval is None
+    storage.record_outcome(replace(_outcome(feed_id, NOW), poll_interval=timedelta(hours=6)))
+    storage.record_outcome(_failure(feed_id))
+    state = storage.enabled_feeds()[0]
+    assert (state.poll_interval, state.consecutive_errors) == (timedelta(hours=6), 1)
+
+
+def test_a_note_is_visible_and_stays(storage: Storage) -> None:
+    storage.sync_sources(SOURCES[:1], NOW)
+    feed_id = storage.enabled_feeds()[0].feed_id
+    note = "moved permanently to https://uv-kurier.ru/rss/"
+    storage.record_outcome(
+        replace(_outcome(feed_id, NOW, new_url="https://uv-kurier.ru/rss/"), note=note)
+    )
+    storage.record_outcome(_outcome(feed_id, NOW, status=304))
+    health = storage.feed_health()[0]
+    assert (health.note, health.url, health.source_url) == (
+        note,
+        "https://uv-kurier.ru/rss/",
+        SOURCES[0].url,
+    )
+
+
+def test_gone_disables_the_feed_and_a_restart_does_not_enable_it(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    gone_id = storage.enabled_feeds()[1].feed_id
+    reason = "HTTP 410 Gone: the feed was removed, fetching disabled"
+    storage.record_outcome(
+        replace(_outcome(gone_id, NOW, ok=False, status=410), disable_reason=reason)
+    )
+    storage.sync_sources(SOURCES, NOW + timedelta(hours=1))
+    assert gone_id not in {f.feed_id for f in storage.enabled_feeds()}
+    assert gone_id not in {f.feed_id for f in storage.due_feeds(NOW + timedelta(days=9))}
+    health = {h.feed_id: h for h in storage.feed_health()}
+    assert (health[gone_id].enabled, health[gone_id].disabled_reason) == (False, reason)
+    assert storage.feed_health()[0].feed_id == gone_id  # the failing feed comes first
+
+
+def test_overdue_feeds(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    ids = [f.feed_id for f in storage.enabled_feeds()]
+    storage.record_outcome(_outcome(ids[0], NOW + timedelta(minutes=10)))
+    assert storage.overdue_feeds(NOW) == 0  # the new ones are due exactly now, not late
+    assert storage.overdue_feeds(NOW + timedelta(minutes=1)) == 2
+    assert storage.overdue_feeds(NOW + timedelta(minutes=11)) == 3

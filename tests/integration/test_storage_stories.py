@@ -364,3 +364,15 @@ def test_apply_is_atomic(storage: Storage) -> None:
 def test_feed_health_counts_items(filled: Storage) -> None:
     counts = {h.feed_id: h.item_count for h in filled.feed_health()}
     assert counts == {UVAO: 0, MARYINO: 0, M24: len(STORIES)}
+
+
+@pytest.mark.parametrize(
+    ("since_hour", "expected"),
+    [(None, 0), (5, 5), (7, 3), (8, 2), (10, 0)],
+)
+def test_feed_health_counts_items_published_since(
+    filled: Storage, since_hour: int | None, expected: int
+) -> None:
+    since = None if since_hour is None else NOW.replace(hour=since_hour)
+    recent = {h.feed_id: h.recent_items for h in filled.feed_health(since)}
+    assert recent == {UVAO: 0, MARYINO: 0, M24: expected}

@@ -11,7 +11,7 @@ import pytest
 from aggregator.config import check_config, load_config, summary
 from aggregator.config.loader import _url_identity
 from aggregator.config.models import parse_duration
-from aggregator.domain import CITY
+from aggregator.domain import CITY, ServiceSettings
 from aggregator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +116,42 @@ def test_service_settings_are_read(config_dir: Path) -> None:
     (config_dir / "service.yaml").write_text("default_refresh: 5m\nfeed_size: 20\n")
     service = load_config(config_dir).service
     assert (service.default_refresh, service.feed_size) == (timedelta(minutes=5), 20)
+
+
+def test_polling_settings_are_read(config_dir: Path) -> None:
+    (config_dir / "service.yaml").write_text(
+        "per_host_concurrency: 3\nmin_interval: 2m\nmax_interval: 12h\nbackoff_cap: 2d\n"
+    )
+    service = load_config(config_dir).service
+    assert service.per_host_concurrency == 3
+    assert (service.min_interval, service.max_interval, service.backoff_cap) == (
+        timedelta(minutes=2),
+        timedelta(hours=12),
+        timedelta(days=2),
+    )
+
+
+def test_polling_settings_default() -> None:
+    service = ServiceSettings()
+    assert service.per_host_concurrency == 2
+    assert service.backoff_cap == timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("min_interval: 2h\nmax_interval: 1h\n", "min_interval (2:00:00) is longer than"),
+        ("max_interval: 30s\n", "min_interval (0:01:00) is longer than max_interval (0:00:30)"),
+        ("backoff_cap: 30s\n", "backoff_cap (0:00:30) is shorter than min_interval"),
+        ("min_interval: 0s\n", "min_interval: the duration must be positive"),
+        ("per_host_concurrency: 0\n", "per_host_concurrency: Input should be greater than"),
+    ],
+)
+def test_bad_polling_settings(config_dir: Path, text: str, expected: str) -> None:
+    (config_dir / "service.yaml").write_text(text)
+    message = only_issue(config_dir)
+    assert message.startswith(str(config_dir / "service.yaml")) or "service.yaml" in message
+    assert expected in message
 
 
 def test_duplicate_topic_slug(config_dir: Path) -> None:

@@ -214,3 +214,17 @@ def test_feed_link_never_fetched() -> None:
         parse_feed(b"https://uv-kurier.ru/feed/", {}, "https://uv-kurier.ru/feed/")
     with pytest.raises(ParseError):
         parse_feed(b"/etc/hostname", {}, "https://uv-kurier.ru/feed/")
+
+
+def test_ttl_and_syndication_hints_are_exposed() -> None:
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>'
+        "<title>Курьер</title><link>https://uv-kurier.ru/</link><ttl> 60 </ttl>"
+        "<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>"
+        "<item><title>Новости Марьина</title><guid>1</guid></item></channel></rss>"
+    )
+    parsed = parse_text(xml)
+    assert (parsed.ttl, parsed.update_period, parsed.update_frequency) == ("60", "daily", "4")
+    plain = parse_text(rss("<item><title>Без подсказок</title><guid>2</guid></item>"))
+    assert (plain.ttl, plain.update_period, plain.update_frequency) == (None, None, None)
