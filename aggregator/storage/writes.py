@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
+from aggregator.storage import outputs
 from aggregator.storage.schema import items, stories, story_areas, story_topics
 from aggregator.storage.sql import bounded, chunked, insert_ignore, rows_per_statement
 
@@ -43,6 +44,9 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
         topics=[(sid, topic) for item, sid in inserted for topic in item.topics],
     )
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
+    outputs.index_terms(conn, [(sid, item.entry) for item, sid in inserted])
+    if inserted or updated:
+        outputs.bump_version(conn)
     return ApplyResult(
         new_items=len(inserted), new_stories=len(created - orphans), updated_items=updated
     )
@@ -172,6 +176,7 @@ def _apply_changes(
     if not changes:
         return 0
     _update_items(conn, [changes[i] for i in sorted(changes)], now)
+    outputs.index_terms(conn, [(stored[i], changes[i].entry) for i in changes])
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
     updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
     _update_lead_stories(conn, updates, now)
