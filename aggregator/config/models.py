@@ -121,3 +121,4 @@ class ServiceFile(Strict):
     max_redirects: Annotated[int, Field(ge=0, le=20)] | None = None
     concurrency: Annotated[int, Field(ge=1, le=256)] | None = None
     feed_size: Annotated[int, Field(ge=1, le=500)] | None = None
+    websub_hub: FeedUrl | None = None

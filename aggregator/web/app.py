@@ -1,4 +1,4 @@
-"""The web shell: the Russian index page, the Atom and RSS feeds, and a health check.
+"""The web shell: the Russian index page, the Atom, RSS and JSON feeds, OPML, a health check.
 
 Handlers that touch storage are plain `def`: storage is synchronous SQLAlchemy, and Starlette
 runs such handlers in its threadpool, so the event loop never waits on the database.
@@ -22,18 +22,23 @@ from starlette.staticfiles import StaticFiles
 
 from aggregator.domain import Config, District, FeedHealth, Okrug, Story, StoryQuery
 from aggregator.errors import StorageError
-from aggregator.render import render_atom, render_rss
-from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
-from aggregator.web.feeds import FeedSpec, all_spec, area_spec, labels, split_name, topic_spec
+from aggregator.web.feeds import (
+    FeedSpec,
+    all_spec,
+    area_spec,
+    combined_spec,
+    labels,
+    named_spec,
+    split_name,
+    topic_spec,
+)
+from aggregator.web.opml import opml_response
+from aggregator.web.outputs import CONTENT_TYPES, FeedOutputs
 
 HERE = Path(__file__).parent
 MOSCOW = ZoneInfo("Europe/Moscow")
 INDEX_STORIES = 20
-CONTENT_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-}
-RENDERERS = {"atom": render_atom, "rss": render_rss}
+__all__ = ["CONTENT_TYPES", "create_app", "okrug_views", "plural"]
 
 
 class StoryStore(Protocol):
@@ -42,6 +47,8 @@ class StoryStore(Protocol):
     def stories(self, query: StoryQuery) -> list[Story]: ...
 
     def feed_health(self) -> list[FeedHealth]: ...
+
+    def change_version(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ def create_app(config: Config, storage: StoryStore) -> Starlette:
     routes = [
         Route("/", site.index),
         Route("/healthz", site.healthz),
+        Route("/opml", site.opml),
+        Route("/feeds/district/{area}/topic/{name}", site.combined_feed),
         Route("/feeds/district/{name}", site.area_feed),
         Route("/feeds/topic/{name}", site.topic_feed),
         Route("/feeds/{name}", site.all_feed),
@@ -130,6 +139,7 @@ class _Site:
         self.okrugs = okrug_views(config)
         self.templates = _environment()
         self.public_url = config.service.public_url.rstrip("/")
+        self.outputs = FeedOutputs(config, storage, self.labels)
 
     def index(self, request: Request) -> Response:
         stories = self.storage.stories(StoryQuery(limit=INDEX_STORIES))
@@ -153,12 +163,33 @@ class _Site:
 
     def all_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
+        named = self.config.output(slug)
+        if fmt is not None and named is not None:
+            return self._feed(request, named_spec(self.config, named), fmt)
         if slug != "all" or fmt is None:
+            names = ", ".join(o.name for o in self.config.outputs)
+            extra = f" Подборки: {names}." if names else ""
             return self._not_found(
                 f"Ленты «{request.url.path}» нет. Лента всей Москвы: "
-                f"{self.public_url}/feeds/all.atom или {self.public_url}/feeds/all.rss."
+                f"{self.public_url}/feeds/all.atom, .rss или .json.{extra}"
             )
         return self._feed(request, all_spec(), fmt)
+
+    def combined_feed(self, request: Request) -> Response:
+        area = request.path_params["area"]
+        slug, fmt = split_name(request.path_params["name"])
+        if fmt is None:
+            return self._bad_format(request)
+        if self.config.area(area) is None:
+            return self._not_found(f"Район или округ «{area}» не найден.")
+        spec = combined_spec(self.config, area, slug)
+        if spec is None:
+            known = ", ".join(t.slug for t in self.config.topics) or "темы не настроены"
+            return self._not_found(f"Тема «{slug}» не найдена. Есть темы: {known}.")
+        return self._feed(request, spec, fmt)
+
+    def opml(self, request: Request) -> Response:
+        return opml_response(self.config, request)
 
     def area_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
@@ -187,19 +218,11 @@ class _Site:
         return self._not_found(f"Страницы «{request.url.path}» нет.")
 
     def _feed(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
-        stories = self.storage.stories(spec.query(self.config.service.feed_size))
-        updated = max((s.updated for s in stories), default=EPOCH)
-        meta = spec.meta(self.public_url, fmt, updated)
-        body = RENDERERS[fmt](meta, stories, labels=self.labels)
-        etag = strong_etag(body)
-        headers = validator_headers(etag, updated)
-        if not_modified(request.headers, etag, updated):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type=CONTENT_TYPES[fmt], headers=headers)
+        return self.outputs.respond(request, spec, fmt)
 
     def _bad_format(self, request: Request) -> Response:
         return self._not_found(
-            f"Ленты «{request.url.path}» нет: адрес ленты кончается на .atom или .rss. "
+            f"Ленты «{request.url.path}» нет: адрес ленты кончается на .atom, .rss или .json. "
             f"Все ленты перечислены на {self.public_url}/"
         )
 
