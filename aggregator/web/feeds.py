@@ -41,6 +41,7 @@ class FeedSpec:
         *,
         paging: str = "",
         links: tuple[tuple[str, str], ...] = (),
+        archive: bool = False,
     ) -> OutputFeed:
         """The feed's metadata; the id has no extension so Atom, RSS and JSON share it."""
         base = public_url.rstrip("/")
@@ -53,7 +54,7 @@ class FeedSpec:
             html_url=f"{base}/{self.anchor}",
             updated=updated,
             links=links,
-            archive=bool(paging),
+            archive=archive,
         )
 
     def narrowed(

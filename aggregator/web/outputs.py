@@ -131,7 +131,9 @@ class FeedOutputs:
         updated = max((s.updated for s in page), default=EPOCH)
         links = self._links(spec, fmt, params, page, more)
         paging = _paging(params, params.before, params.after)
-        meta = spec.meta(self.public_url, fmt, updated, paging=paging, links=links)
+        meta = spec.meta(
+            self.public_url, fmt, updated, paging=paging, links=links, archive=params.paged
+        )
         body = RENDERERS[fmt](meta, page, labels=self.labels)
         return Rendered(body, strong_etag(body), updated, version)
 
@@ -146,14 +148,12 @@ class FeedOutputs:
         if older is not None:
             href = spec.url(self.public_url, fmt, _paging(params, older, None))
             links += [("next", href), ("prev-archive", href)]
+        if params.before is not None or (params.after is not None and more):
+            newer = _newer_cursor(params, page)
+            href = spec.url(self.public_url, fmt, _paging(params, None, newer))
+            links.append(("previous", href))
         if params.paged:
-            newer = _newer_cursor(params, page, more)
-            href = (
-                first
-                if newer is None
-                else spec.url(self.public_url, fmt, _paging(params, None, newer))
-            )
-            links += [("previous", href), ("current", first)]
+            links.append(("current", first))
         hub = self.config.service.websub_hub
         if hub and not params.paged and not spec.filter_query:
             links.append(("hub", hub))
@@ -178,13 +178,13 @@ def _older_cursor(params: Params, page: Sequence[Story], more: bool) -> str | No
     return None
 
 
-def _newer_cursor(params: Params, page: Sequence[Story], more: bool) -> str | None:
-    """None when the newer page is the subscription document itself."""
-    if params.after is not None:
-        return cursor(page[0]) if more and page else None
-    if params.before is not None:
-        return cursor(page[0]) if page else format_cursor(params.before)
-    return None
+def _newer_cursor(params: Params, page: Sequence[Story]) -> str:
+    """The cursor of the page just newer than this one (only asked when there is one)."""
+    if page:
+        return cursor(page[0])
+    position = params.before or params.after
+    assert position is not None
+    return format_cursor(position)
 
 
 Position = tuple[datetime, int] | str | None

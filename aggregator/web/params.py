@@ -88,7 +88,7 @@ def parse_params(config: Config, query: Mapping[str, str], default_limit: int) -
         default_limit=min(default_limit, MAX_LIMIT),
         before=_cursor_param(query, "before"),
         after=_cursor_param(query, "after"),
-        filter_query=urlencode([(k, v) for k, v in canonical.items() if v]),
+        filter_query=urlencode([(k, v) for k, v in canonical.items() if v], safe=","),
     )
 
 
