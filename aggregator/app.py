@@ -16,6 +16,7 @@ import uvicorn
 
 from aggregator.config import load_config
 from aggregator.domain import Config
+from aggregator.notify import HubNotifier
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
 from aggregator.update import CycleSummary, ProgressCallback, Updater
@@ -56,7 +57,7 @@ def open_service(config_path: Path, db_url: str) -> Iterator[tuple[Config, Stora
 def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
-        scheduler = UpdateScheduler(Updater(config, storage), utc_now)
+        scheduler = UpdateScheduler(_updater(config, storage), utc_now)
         scheduler.start()
         try:
             _serve_http(config, storage, host, port)
@@ -76,7 +77,19 @@ def fetch_once(
     """Fetch every enabled feed once, store what is new, and return the counts."""
     with open_service(config_path, db_url) as (config, storage):
         feeds = storage.enabled_feeds()
-        return asyncio.run(Updater(config, storage).run(feeds, utc_now(), progress))
+        return asyncio.run(_updater(config, storage).run(feeds, utc_now(), progress))
+
+
+def export_opml(config_path: Path, fmt: str) -> bytes:
+    """The OPML list of every output of the configured service."""
+    from aggregator.web.opml import build_opml
+
+    return build_opml(load_config(config_path), fmt, utc_now())
+
+
+def _updater(config: Config, storage: Storage) -> Updater:
+    """The updater, pinging the WebSub hub after each cycle when one is configured."""
+    return Updater(config, storage, HubNotifier(config, storage).after_cycle)
 
 
 def count_enabled_feeds(config_path: Path) -> int:

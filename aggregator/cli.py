@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", parents=[common], help="validate the config")
     check.set_defaults(handler=_check_config)
 
+    opml = commands.add_parser(
+        "export-opml", parents=[common], help="write the OPML list of every output feed"
+    )
+    opml.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    opml.add_argument("--format", choices=("atom", "rss", "json"), default="atom")
+    opml.set_defaults(handler=_export_opml)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
@@ -111,6 +118,17 @@ def _check_config(args: argparse.Namespace) -> int:
     if issues or config is None:
         raise ConfigError(issues)
     print(summary(config))
+    return EXIT_OK
+
+
+def _export_opml(args: argparse.Namespace) -> int:
+    document = app.export_opml(app.config_dir(args.config), args.format)
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(document)
+    else:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,15 +77,20 @@ class CycleSummary:
 
 
 ProgressCallback = Callable[[FeedReport], None]
+CycleHook = Callable[[datetime], Awaitable[None]]
+"""Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
 
 
 class Updater:
     """Runs update cycles over stored feeds with the given config and storage."""
 
-    def __init__(self, config: Config, storage: Storage) -> None:
+    def __init__(
+        self, config: Config, storage: Storage, after_cycle: CycleHook | None = None
+    ) -> None:
         self.config = config
         self.storage = storage
         self._topics = compile_topics(config.topics)
+        self._after_cycle = after_cycle
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
@@ -115,6 +120,11 @@ class Updater:
                         progress(report)
 
                 await asyncio.gather(*(one(feed) for feed in feeds))
+        if self._after_cycle is not None and (summary.new_items or summary.updated_items):
+            try:
+                await self._after_cycle(now)
+            except Exception:  # a hook (a hub being down) never fails the cycle
+                log.exception("after-cycle hook failed")
         return summary
 
     async def _update_feed(

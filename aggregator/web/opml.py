@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from aggregator.domain import Config, District
-from aggregator.web.feeds import FORMATS, all_spec, area_spec, named_spec, topic_spec
+from aggregator.web.feeds import FORMATS, FeedSpec, all_spec, area_spec, named_spec, topic_spec
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 
@@ -30,42 +30,39 @@ def build_opml(config: Config, fmt: str = "atom", now: datetime | None = None) -
         ET.SubElement(head, "dateCreated").text = now.strftime("%a, %d %b %Y %H:%M:%S %z")
     body = ET.SubElement(root, "body")
 
-    def feed(parent: ET.Element, title: str, path: str) -> ET.Element:
+    def feed(parent: ET.Element, spec: FeedSpec) -> ET.Element:
         return ET.SubElement(
             parent,
             "outline",
             type=FORMAT_TYPES.get(fmt, "rss"),
-            text=title,
-            title=title,
-            xmlUrl=f"{base}{path}.{fmt}",
-            htmlUrl=f"{base}/",
+            text=spec.title,
+            title=spec.title,
+            xmlUrl=f"{base}{spec.path}.{fmt}",
+            htmlUrl=f"{base}/{spec.anchor}",
         )
 
-    city = all_spec()
-    feed(
-        ET.SubElement(body, "outline", text="Вся Москва", title="Вся Москва"), city.title, city.path
-    )
+    feed(ET.SubElement(body, "outline", text="Вся Москва", title="Вся Москва"), all_spec())
     okrugs = ET.SubElement(body, "outline", text="Округа и районы", title="Округа и районы")
     for okrug in config.okrugs:
         group = ET.SubElement(okrugs, "outline", text=okrug.name, title=okrug.name)
         spec = area_spec(config, okrug.slug)
         if spec is not None:
-            feed(group, spec.title, spec.path)
+            feed(group, spec)
         members = [d for d in map(config.district, okrug.districts) if d is not None]
         for district in sorted(members, key=_district_order):
             spec = area_spec(config, district.slug)
             if spec is not None:
-                feed(group, spec.title, spec.path)
+                feed(group, spec)
     topics = ET.SubElement(body, "outline", text="Темы", title="Темы")
     for topic in config.topics:
         spec = topic_spec(config, topic.slug)
         if spec is not None:
-            feed(topics, spec.title, spec.path)
+            feed(topics, spec)
     if config.outputs:
         named = ET.SubElement(body, "outline", text="Подборки", title="Подборки")
         for output in config.outputs:
             spec = named_spec(config, output)
-            feed(named, spec.title, spec.path)
+            feed(named, spec)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
