@@ -12,8 +12,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from aggregator.domain import CITY, Entry, FeedOutcome, Source
+from aggregator.domain import CITY, Entry, FeedOutcome, Source, StoryQuery
 from aggregator.errors import StorageError
+from aggregator.search import query_words
 from aggregator.storage import Storage
 from aggregator.storage.engine import MIGRATIONS_DIR, alembic_config
 from aggregator.storage.schema import metadata
@@ -376,3 +377,56 @@ def test_feed_health_lists_failing_feeds_first(storage: Storage) -> None:
         (ids[0], 0),
     ]
     assert all(h.item_count == 0 for h in storage.feed_health())
+
+
+def test_outputs_migration_indexes_existing_stories(database_url: str) -> None:
+    _migrate(database_url, "0002")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO feeds (id, source_url, url, district, created_at)"
+                " VALUES (1, 'https://a.ru/feed', 'https://a.ru/feed', 'uvao', :now)"
+            ),
+            {"now": NOW},
+        )
+        for story_id in (1, 2):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stories (id, key, title, summary, content_html, published_at,"
+                    " first_seen_at, updated_at) VALUES (:id, :key, 'Т', '', '', :now, :now,"
+                    " :now)"
+                ),
+                {"id": story_id, "key": f"s{story_id}", "now": NOW},
+            )
+        texts = (
+            (1, 1, "В Кузьминках открыли каток", "Каток работает до марта"),
+            (2, 1, "Кузьминки: новый каток", "Повтор той же новости"),
+            (3, 2, "Электробусы на Волгоградском проспекте", ""),
+        )
+        for item_id, story_id, title, summary in texts:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (id, feed_id, story_id, entry_key, fingerprint,"
+                    " title, summary, content_html, published_at, first_seen_at, updated_at,"
+                    " content_hash) VALUES (:id, 1, :story, :key, 'fp', :title, :summary, '',"
+                    " :now, :now, :now, 'h')"
+                ),
+                {
+                    "id": item_id,
+                    "story": story_id,
+                    "key": f"k{item_id}",
+                    "title": title,
+                    "summary": summary,
+                    "now": NOW,
+                },
+            )
+    engine.dispose()
+    storage = Storage.open(database_url)
+    try:
+        assert storage.change_version() == 0
+        for words, expected in (("каток кузьминки", [1]), ("электробус", [2]), ("повтор", [1])):
+            query = StoryQuery(words=query_words(words), limit=10)
+            assert [s.id for s in storage.stories(query)] == expected
+    finally:
+        storage.close()
