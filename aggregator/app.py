@@ -100,5 +100,10 @@ def upgrade_database(db_url: str) -> None:
     Storage.open(db_url, upgrade=True).close()
 
 
+OUTPUT_VERSION_TTL = 1.0
+"""Seconds a served output may lag a stored change: spares the database a read per request."""
+
+
 def _serve_http(config: Config, storage: Storage, host: str, port: int) -> None:
-    uvicorn.run(create_app(config, storage), host=host, port=port, log_level="info")
+    app = create_app(config, storage, version_ttl=OUTPUT_VERSION_TTL)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,11 +1,15 @@
 """The web shell: the Russian index page, the Atom, RSS and JSON feeds, OPML, a health check.
 
 Handlers that touch storage are plain `def`: storage is synchronous SQLAlchemy, and Starlette
-runs such handlers in its threadpool, so the event loop never waits on the database.
+runs such handlers in its threadpool, so the event loop never waits on the database. Feed
+handlers are async only to answer cached outputs without a thread hop; anything that needs
+the database goes to the threadpool (`web.outputs.FeedOutputs.respond_async`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,9 +64,19 @@ class OkrugView:
     settlements: tuple[District, ...]
 
 
-def create_app(config: Config, storage: StoryStore) -> Starlette:
-    """The Starlette application serving `config`'s feeds from `storage`."""
-    site = _Site(config, storage)
+def create_app(
+    config: Config,
+    storage: StoryStore,
+    *,
+    version_ttl: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The Starlette application serving `config`'s feeds from `storage`.
+
+    `version_ttl`: how long (s, by the monotonic `clock`) cached outputs are served before
+    storage's change version is read again; 0 reads it on every request.
+    """
+    site = _Site(config, storage, version_ttl, clock)
     routes = [
         Route("/", site.index),
         Route("/healthz", site.healthz),
@@ -132,14 +146,22 @@ def _environment() -> jinja2.Environment:
 class _Site:
     """The request handlers, closed over the config, storage and templates."""
 
-    def __init__(self, config: Config, storage: StoryStore) -> None:
+    def __init__(
+        self,
+        config: Config,
+        storage: StoryStore,
+        version_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.storage = storage
         self.labels = labels(config)
         self.okrugs = okrug_views(config)
         self.templates = _environment()
         self.public_url = config.service.public_url.rstrip("/")
-        self.outputs = FeedOutputs(config, storage, self.labels)
+        self.outputs = FeedOutputs(
+            config, storage, self.labels, version_ttl=version_ttl, clock=clock
+        )
 
     def index(self, request: Request) -> Response:
         stories = self.storage.stories(StoryQuery(limit=INDEX_STORIES))
@@ -161,11 +183,11 @@ class _Site:
             return PlainTextResponse("storage unavailable", status_code=503)
         return PlainTextResponse("ok")
 
-    def all_feed(self, request: Request) -> Response:
+    async def all_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
         named = self.config.output(slug)
         if fmt is not None and named is not None:
-            return self._feed(request, named_spec(self.config, named), fmt)
+            return await self._feed(request, named_spec(self.config, named), fmt)
         if slug != "all" or fmt is None:
             names = ", ".join(o.name for o in self.config.outputs)
             extra = f" Подборки: {names}." if names else ""
@@ -173,9 +195,9 @@ class _Site:
                 f"Ленты «{request.url.path}» нет. Лента всей Москвы: "
                 f"{self.public_url}/feeds/all.atom, .rss или .json.{extra}"
             )
-        return self._feed(request, all_spec(), fmt)
+        return await self._feed(request, all_spec(), fmt)
 
-    def combined_feed(self, request: Request) -> Response:
+    async def combined_feed(self, request: Request) -> Response:
         area = request.path_params["area"]
         slug, fmt = split_name(request.path_params["name"])
         if fmt is None:
@@ -186,12 +208,12 @@ class _Site:
         if spec is None:
             known = ", ".join(t.slug for t in self.config.topics) or "темы не настроены"
             return self._not_found(f"Тема «{slug}» не найдена. Есть темы: {known}.")
-        return self._feed(request, spec, fmt)
+        return await self._feed(request, spec, fmt)
 
     def opml(self, request: Request) -> Response:
         return opml_response(self.config, request)
 
-    def area_feed(self, request: Request) -> Response:
+    async def area_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
         if fmt is None:
             return self._bad_format(request)
@@ -202,9 +224,9 @@ class _Site:
                 f"{self.public_url}/feeds/district/kuzminki.atom, округа — "
                 f"{self.public_url}/feeds/district/uvao.rss."
             )
-        return self._feed(request, spec, fmt)
+        return await self._feed(request, spec, fmt)
 
-    def topic_feed(self, request: Request) -> Response:
+    async def topic_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
         if fmt is None:
             return self._bad_format(request)
@@ -212,13 +234,14 @@ class _Site:
         if spec is None:
             known = ", ".join(t.slug for t in self.config.topics) or "темы не настроены"
             return self._not_found(f"Тема «{slug}» не найдена. Есть темы: {known}.")
-        return self._feed(request, spec, fmt)
+        return await self._feed(request, spec, fmt)
 
     async def page_not_found(self, request: Request, exc: Exception) -> Response:
         return self._not_found(f"Страницы «{request.url.path}» нет.")
 
-    def _feed(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
-        return self.outputs.respond(request, spec, fmt)
+    async def _feed(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
+        # Cached outputs are answered on the event loop; rendering runs in the threadpool.
+        return await self.outputs.respond_async(request, spec, fmt)
 
     def _bad_format(self, request: Request) -> Response:
         return self._not_found(

@@ -9,12 +9,14 @@ still answers If-None-Match with 304.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -89,16 +91,77 @@ class RenderCache:
 class FeedOutputs:
     """Answers requests for output feeds of one config from one storage."""
 
-    def __init__(self, config: Config, storage: OutputStore, labels: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        storage: OutputStore,
+        labels: Mapping[str, str],
+        *,
+        version_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.storage = storage
         self.labels = labels
         self.public_url = config.service.public_url.rstrip("/")
         self.cache = RenderCache()
         self.cache_control = cache_control(config)
+        self._version_ttl = version_ttl
+        self._clock = clock
+        self._version: tuple[int, float] | None = None
+        self._version_lock = threading.Lock()
+
+    def change_version(self) -> int:
+        """The storage's change version, read at most once per `version_ttl` seconds.
+
+        With a TTL of 0 every request reads it; a busy server may trade that many reads of
+        one row for outputs that lag a stored change by up to the TTL.
+        """
+        now = self._clock()
+        with self._version_lock:
+            if self._version is not None and now - self._version[1] < self._version_ttl:
+                return self._version[0]
+        version = self.storage.change_version()
+        with self._version_lock:
+            self._version = (version, now)
+        return version
+
+    def fresh_version(self) -> int | None:
+        """The remembered change version while it is younger than the TTL; no I/O."""
+        with self._version_lock:
+            if self._version is None or self._clock() - self._version[1] >= self._version_ttl:
+                return None
+            return self._version[0]
+
+    async def respond_async(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
+        """`respond`, answering cached outputs on the event loop and the rest in a thread."""
+        version = self.fresh_version()
+        if version is not None:
+            prepared = self._prepare(request, spec, fmt)
+            if isinstance(prepared, Response):
+                return prepared
+            rendered = self.cache.get(prepared[1], version)
+            if rendered is not None:
+                return self._answer(request, rendered, fmt)
+        return await run_in_threadpool(self.respond, request, spec, fmt)
 
     def respond(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
         """The feed `spec` in `fmt`, narrowed by the request's query parameters."""
+        prepared = self._prepare(request, spec, fmt)
+        if isinstance(prepared, Response):
+            return prepared
+        (spec, params), key = prepared
+        version = self.change_version()
+        rendered = self.cache.get(key, version)
+        if rendered is None:
+            rendered = self._render(spec, fmt, params, version)
+            self.cache.put(key, rendered)
+        return self._answer(request, rendered, fmt)
+
+    def _prepare(
+        self, request: Request, spec: FeedSpec, fmt: str
+    ) -> tuple[tuple[FeedSpec, Params], tuple[str, ...]] | Response:
+        """The narrowed spec, its parameters and cache key; or the error response."""
         try:
             params = parse_params(self.config, request.query_params, self.config.service.feed_size)
             if params.before is not None and params.after is not None:
@@ -108,12 +171,10 @@ class FeedOutputs:
             return PlainTextResponse(text, status_code=exc.status)
         if params.filter_query:
             spec = spec.narrowed(params.areas, params.topics, params.words, params.filter_query)
-        version = self.storage.change_version()
         key = (spec.path, fmt, spec.filter_query, _paging(params, params.before, params.after))
-        rendered = self.cache.get(key, version)
-        if rendered is None:
-            rendered = self._render(spec, fmt, params, version)
-            self.cache.put(key, rendered)
+        return (spec, params), key
+
+    def _answer(self, request: Request, rendered: Rendered, fmt: str) -> Response:
         headers = validator_headers(rendered.etag, rendered.updated, self.cache_control)
         if not_modified(request.headers, rendered.etag, rendered.updated):
             return Response(status_code=304, headers=headers)

@@ -375,3 +375,21 @@ def test_opml_lists_every_output_grouped(client: TestClient) -> None:
         fetch_valid(client, local(url))
     rss = client.get("/opml?format=rss").text
     assert f"{PUBLIC}/feeds/topic/sport.rss" in rss
+
+
+def test_a_version_ttl_serves_cached_outputs_until_it_expires(storage: CountingStorage) -> None:
+    moments = [100.0]
+    outputs_app = create_app(CONFIG, storage, version_ttl=1.0, clock=lambda: moments[0])
+    with TestClient(outputs_app) as ttl_client:
+        before = ttl_client.get("/feeds/district/marino.json").json()
+        queries = storage.story_queries
+        feed_id = next(f.feed_id for f in storage.enabled_feeds() if "marino" in f.url)
+        later = NOW + timedelta(minutes=5)
+        plan = UpdatePlan(new_items=(new_story("m4", "Сквер у пруда", later, ("marino",)),))
+        storage.apply(feed_id, plan, later)
+        moments[0] += 0.5  # within the TTL: the stored change is not seen yet
+        assert ttl_client.get("/feeds/district/marino.json").json() == before
+        assert storage.story_queries == queries
+        moments[0] += 1.0  # past it: the version is read again and the output re-rendered
+        after = ttl_client.get("/feeds/district/marino.json").json()
+        assert after["items"][0]["title"] == "Сквер у пруда"
