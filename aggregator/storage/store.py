@@ -290,6 +290,13 @@ class Storage:
             return reads.load_stories(conn, reads.story_ids(conn, query))
 
     @_guarded
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (ANALYZE), e.g. after a bulk load: without them
+        PostgreSQL may scan a tag table instead of using its primary key."""
+        with self._write() as conn:
+            conn.execute(sa.text("ANALYZE"))
+
+    @_guarded
     def change_version(self) -> int:
         """A number that grows whenever stories change: cached outputs compare it (one row)."""
         with self._read() as conn:

@@ -430,3 +430,9 @@ def test_outputs_migration_indexes_existing_stories(database_url: str) -> None:
             assert [s.id for s in storage.stories(query)] == expected
     finally:
         storage.close()
+
+
+def test_analyze_runs_on_every_backend(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    storage.analyze()
+    assert storage.counts()["feeds"] == len(SOURCES)
