@@ -24,6 +24,7 @@ from aggregator.gazetteer import build_gazetteer
 from aggregator.health import RECENT, StatusRow, status_rows
 from aggregator.htmlsource import DISTRICT_PRESS
 from aggregator.metrics import Metrics
+from aggregator.notify import HubNotifier
 from aggregator.reclassify import ReclassifySummary, reclassify
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
@@ -66,7 +67,7 @@ def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
         metrics = Metrics()
-        scheduler = UpdateScheduler(Updater(config, storage, metrics), utc_now)
+        scheduler = UpdateScheduler(_updater(config, storage, metrics), utc_now)
         scheduler.start()
         try:
             _serve_http(config, storage, host, port, metrics)
@@ -86,7 +87,19 @@ def fetch_once(
     """Fetch every enabled feed once, store what is new, and return the counts."""
     with open_service(config_path, db_url) as (config, storage):
         feeds = storage.enabled_feeds()
-        return asyncio.run(Updater(config, storage).run(feeds, utc_now(), progress))
+        return asyncio.run(_updater(config, storage).run(feeds, utc_now(), progress))
+
+
+def export_opml(config_path: Path, fmt: str) -> bytes:
+    """The OPML list of every output of the configured service."""
+    from aggregator.web.opml import build_opml
+
+    return build_opml(load_config(config_path), fmt, utc_now())
+
+
+def _updater(config: Config, storage: Storage, metrics: Metrics | None = None) -> Updater:
+    """The updater, pinging the WebSub hub after each cycle when one is configured."""
+    return Updater(config, storage, metrics, HubNotifier(config, storage).after_cycle)
 
 
 def feed_status(config_path: Path, db_url: str) -> list[StatusRow]:
@@ -169,8 +182,14 @@ def reclassify_stories(
         return reclassify(config, storage, since, progress)
 
 
+OUTPUT_VERSION_TTL = 1.0
+"""Seconds a served output may lag a stored change: spares the database a read per request."""
+
+
 def _serve_http(
     config: Config, storage: Storage, host: str, port: int, metrics: Metrics | None = None
 ) -> None:
-    web = create_app(config, storage, clock=utc_now, metrics=metrics)
+    web = create_app(
+        config, storage, clock=utc_now, metrics=metrics, version_ttl=OUTPUT_VERSION_TTL
+    )
     uvicorn.run(web, host=host, port=port, log_level="info")

@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="enabled and disabled sources")
     which.add_argument("--disabled", action="store_true", help="only the disabled sources")
     probe.set_defaults(handler=_probe)
+    opml = commands.add_parser(
+        "export-opml", parents=[common], help="write the OPML list of every output feed"
+    )
+    opml.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    opml.add_argument("--format", choices=("atom", "rss", "json"), default="atom")
+    opml.set_defaults(handler=_export_opml)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -200,6 +206,17 @@ def _probe(args: argparse.Namespace) -> int:
 
     which = "all" if args.all else "disabled" if args.disabled else "enabled"
     return probe_command(app.config_dir(args.config), which)
+
+
+def _export_opml(args: argparse.Namespace) -> int:
+    document = app.export_opml(app.config_dir(args.config), args.format)
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(document)
+    else:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    return EXIT_OK
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -111,6 +111,23 @@ class ServiceSettings:
     min_interval: timedelta = timedelta(minutes=1)
     max_interval: timedelta = timedelta(days=1)
     backoff_cap: timedelta = timedelta(hours=24)
+    websub_hub: str | None = None
+
+
+@dataclass(frozen=True)
+class NamedOutput:
+    """A feed a sysadmin defined in `config/outputs.yaml`: a saved search served at /feeds/{name}.
+
+    `areas` and `topics` are slugs as written (an okrug slug stands for its districts); `query`
+    holds full-text words that every story must contain.
+    """
+
+    name: str
+    title: str
+    description: str
+    areas: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,10 @@ class Config:
     sources: tuple[Source, ...]
     topics: tuple[Topic, ...]
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    outputs: tuple[NamedOutput, ...] = ()
+
+    def output(self, name: str) -> NamedOutput | None:
+        return next((o for o in self.outputs if o.name == name), None)
 
     def okrug(self, slug: str) -> Okrug | None:
         return next((o for o in self.okrugs if o.slug == slug), None)
@@ -398,6 +419,14 @@ class StoryQuery:
     limit: int = 50
     own_sources: bool = False
     """With `areas`: only stories an outlet of those areas carried, not those that mention them."""
+    words: tuple[frozenset[str], ...] = ()
+    """Full-text words: for each, the stems it may take; a story must contain one of each."""
+    since: datetime | None = None
+    """Only stories published at or after this moment."""
+    before: tuple[datetime, int] | None = None
+    """Keyset paging: only stories older than this (published, id), newest first."""
+    after: tuple[datetime, int] | None = None
+    """Keyset paging: only the `limit` stories just newer than this (published, id)."""
 
 
 @dataclass(frozen=True)
@@ -410,6 +439,10 @@ class OutputFeed:
     self_url: str
     html_url: str
     updated: datetime
+    links: tuple[tuple[str, str], ...] = ()
+    """Further (rel, href) links: RFC 5005 first/next/previous/prev-archive/current, a hub."""
+    archive: bool = False
+    """An RFC 5005 archive document (a page of history, not the subscription document)."""
 
 
 # --- classification ------------------------------------------------------------------------

@@ -446,3 +446,27 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         if isinstance(current, BaseExceptionGroup):
             stack.extend(current.exceptions)
         stack.extend(c for c in (current.__context__, current.__cause__) if c is not None)
+
+
+async def publish_to_hub(
+    hub_url: str, topic_urls: Sequence[str], settings: ServiceSettings
+) -> list[str]:
+    """Tell a WebSub hub that these topics changed (one publish POST each); the failures.
+
+    A hub that is down must not fail an update cycle, so errors come back as messages.
+    """
+    failures: list[str] = []
+    timeout = httpx.Timeout(settings.total_timeout, connect=settings.connect_timeout)
+    headers = {"User-Agent": user_agent_for(settings.contact_url)}
+    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+        for topic in topic_urls:
+            try:
+                response = await client.post(
+                    hub_url, data={"hub.mode": "publish", "hub.url": topic}
+                )
+            except httpx.HTTPError as exc:
+                failures.append(f"{topic}: {connection_message(exc)}")
+                continue
+            if not response.is_success:
+                failures.append(f"{topic}: {status_message(response.status_code)}")
+    return failures

@@ -1,4 +1,4 @@
-"""Stories to Atom 1.0 and RSS 2.0 bytes: pure, and the only module that imports feedgen.
+"""Stories to Atom 1.0, RSS 2.0 and JSON Feed 1.1 bytes: pure, the only module importing feedgen.
 
 Each story becomes one entry whose content lists every outlet that carried it. HTML taken from
 stories is already sanitized upstream; everything built here is escaped, and characters that
@@ -7,13 +7,16 @@ XML 1.0 forbids are stripped so one bad byte upstream never breaks a whole feed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 
 from aggregator.domain import OutputFeed, Story, StorySource
@@ -23,6 +26,10 @@ GENERATOR = "moscow-district-feeds"
 AREA_SCHEME = "urn:moscow-district-feeds:area"
 TOPIC_SCHEME = "urn:moscow-district-feeds:topic"
 SOURCES_HEADING = "Источники:"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+JSON_EXTENSION = "_moscow_district_feeds"
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except surrogates
 # and the two non-characters U+FFFE/U+FFFF; lxml refuses the rest outright.
@@ -50,6 +57,66 @@ def render_rss(
     return document
 
 
+def render_json(
+    meta: OutputFeed, stories: Sequence[Story], *, labels: Mapping[str, str] | None = None
+) -> bytes:
+    """A JSON Feed 1.1 document: the same ids, dates, outlets and categories as the XML feeds."""
+    names = labels or {}
+    links = dict(meta.links)
+    document: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": meta.title or GENERATOR,
+        "home_page_url": meta.html_url,
+        "feed_url": meta.self_url,
+        "description": meta.subtitle or meta.title,
+        "language": "ru",
+        "authors": [{"name": meta.title or GENERATOR}],
+    }
+    if "next" in links:
+        document["next_url"] = links["next"]
+    hubs = [{"type": "WebSub", "url": href} for rel, href in meta.links if rel == "hub"]
+    if hubs:
+        document["hubs"] = hubs
+    seen: set[str] = set()
+    items = []
+    for story in stories:
+        ident = entry_id(story)
+        if ident not in seen:
+            seen.add(ident)
+            items.append(_json_item(ident, story, names))
+    document["items"] = items
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _json_item(ident: str, story: Story, labels: Mapping[str, str]) -> dict[str, Any]:
+    title = story.title or "Без заголовка"
+    item: dict[str, Any] = {"id": ident}
+    if story.link and urlsplit(story.link).scheme.lower() in ("http", "https"):
+        item["url"] = story.link
+    item["title"] = title
+    item["content_html"] = content_html(story) or f"<p>{escape(title)}</p>"
+    if story.summary.strip():
+        item["summary"] = story.summary.strip()
+    item["date_published"] = _iso(story.published)
+    item["date_modified"] = _iso(story.updated)
+    sources = _distinct_sources(story.sources)
+    if sources:
+        item["authors"] = [{"name": sources[0].outlet or GENERATOR}]
+    tags = [labels.get(slug, slug) for slug in dict.fromkeys((*story.areas, *story.topics))]
+    if tags:
+        item["tags"] = list(dict.fromkeys(tags))
+    item[JSON_EXTENSION] = {
+        "areas": list(dict.fromkeys(story.areas)),
+        "topics": list(dict.fromkeys(story.topics)),
+        "sources": [{"outlet": s.outlet, "feed_url": s.feed_url, "url": s.link} for s in sources],
+    }
+    return item
+
+
+def _iso(moment: datetime) -> str:
+    return _utc(moment).isoformat().replace("+00:00", "Z")
+
+
 def entry_id(story: Story) -> str:
     """The stable id of a story's entry, shared by the Atom and RSS renderings."""
     return f"urn:uuid:{story_uuid(story.key)}"
@@ -70,11 +137,15 @@ def content_html(story: Story) -> str:
 def _build(meta: OutputFeed, stories: Sequence[Story], labels: Mapping[str, str]) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("history", _History, atom=True, rss=True)
+    fg.history.configure(meta)
     fg.id(xml_safe(meta.id))
     fg.title(xml_safe(meta.title) or GENERATOR)
     fg.subtitle(xml_safe(meta.subtitle) or xml_safe(meta.title) or GENERATOR)
     # feedgen takes the last link as the RSS channel link, so the page goes last.
     fg.link(href=meta.self_url, rel="self")
+    for rel, href in meta.links:
+        fg.link(href=href, rel=rel)
     fg.link(href=meta.html_url, rel="alternate", type="text/html")
     fg.language("ru")
     fg.generator(GENERATOR)
@@ -89,6 +160,38 @@ def _build(meta: OutputFeed, stories: Sequence[Story], labels: Mapping[str, str]
         seen.add(ident)
         _add_entry(fg.add_entry(order="append"), ident, story, labels)
     return fg
+
+
+class _History(BaseExtension):  # type: ignore[misc]
+    """RFC 5005 in the XML feeds: the fh:archive marker, and the paging links in RSS.
+
+    feedgen writes every link into Atom itself, but into RSS only the self link, so the other
+    relations (first, next, previous, prev-archive, hub) are added here as atom:link elements.
+    """
+
+    def __init__(self) -> None:
+        self.links: tuple[tuple[str, str], ...] = ()
+        self.archive = False
+
+    def configure(self, meta: OutputFeed) -> None:
+        self.links = meta.links
+        self.archive = meta.archive
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.archive else {}
+
+    def extend_atom(self, feed: Any) -> Any:
+        if self.archive:
+            feed.append(feed.makeelement(f"{{{HISTORY_NS}}}archive", {}))
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed[0]
+        for rel, href in self.links:
+            channel.append(channel.makeelement(f"{{{ATOM_NS}}}link", {"href": href, "rel": rel}))
+        if self.archive:
+            channel.append(channel.makeelement(f"{{{HISTORY_NS}}}archive", {}))
+        return feed
 
 
 def _add_entry(fe: FeedEntry, ident: str, story: Story, labels: Mapping[str, str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -86,12 +86,20 @@ class CycleSummary:
 
 
 ProgressCallback = Callable[[FeedReport], None]
+CycleHook = Callable[[datetime], Awaitable[None]]
+"""Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
 
 
 class Updater:
     """Runs update cycles over stored feeds with the given config and storage."""
 
-    def __init__(self, config: Config, storage: Storage, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        metrics: Metrics | None = None,
+        after_cycle: CycleHook | None = None,
+    ) -> None:
         self.config = config
         self.storage = storage
         self.metrics = metrics if metrics is not None else Metrics()
@@ -102,6 +110,7 @@ class Updater:
         )
         self._gazetteer = build_gazetteer(config)
         self._sources = {source.url: source for source in config.sources}
+        self._after_cycle = after_cycle
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
@@ -137,6 +146,11 @@ class Updater:
                         progress(report)
 
                 await asyncio.gather(*(one(feed) for feed in feeds))
+        if self._after_cycle is not None and (summary.new_items or summary.updated_items):
+            try:
+                await self._after_cycle(now)
+            except Exception:  # a hook (a hub being down) never fails the cycle
+                log.exception("after-cycle hook failed")
         return summary
 
     async def _update_feed(

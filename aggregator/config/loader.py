@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from aggregator.config.models import (
     TopicModel,
     TopicsFile,
 )
+from aggregator.config.outputs import OutputsFile, check_outputs, named_outputs
 from aggregator.config.yamlsource import YamlSource, duplicate_keys, read_yaml
 from aggregator.domain import (
     CITY,
@@ -54,6 +56,7 @@ def check_config(directory: str | os.PathLike[str]) -> tuple[Config | None, list
     feeds = _load(base / "feeds.yaml", FeedsFile, issues)
     topics = _load(base / "topics.yaml", TopicsFile, issues)
     service = _load(base / "service.yaml", ServiceFile, issues, required=False)
+    outputs = _load(base / "outputs.yaml", OutputsFile, issues, required=False)
     # Cross-checks read the raw data, so an item that fails its own schema still takes part and
     # one bad entry does not hide the other problems of its file.
     areas = _raw_area_slugs(districts[0]) if districts is not None else []
@@ -81,7 +84,15 @@ def check_config(directory: str | os.PathLike[str]) -> tuple[Config | None, list
     ):
         return None, sorted(issues)
     settings = service[1] if service is not None else None
-    return _build(districts[1].okrugs, feeds[1].feeds, topics[1].topics, settings), []
+    config = _build(districts[1].okrugs, feeds[1].feeds, topics[1].topics, settings)
+    if outputs is not None and outputs[1] is not None:
+        known_areas = {o.slug for o in config.okrugs} | {d.slug for d in config.districts}
+        known_topics = {t.slug for t in config.topics}
+        issues = check_outputs(outputs[0], outputs[1].outputs, known_areas, known_topics)
+        if issues:
+            return None, sorted(issues)
+        config = replace(config, outputs=named_outputs(outputs[1].outputs))
+    return config, []
 
 
 def summary(config: Config) -> str:

@@ -198,3 +198,5 @@ class ServiceFile(Strict):
         if cap < low:
             raise ValueError(f"backoff_cap ({cap}) is shorter than min_interval ({low})")
         return self
+
+    websub_hub: FeedUrl | None = None

@@ -49,6 +49,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: Mapping[str, str]
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -274,12 +275,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._respond(head=True)
 
+    def do_POST(self) -> None:
+        """Record the body (a WebSub publish ping, say) and answer with the route, if any."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        self._respond(head=False, body=body)
+
     # --- responses ---------------------------------------------------------------------------
 
-    def _respond(self, head: bool) -> None:
+    def _respond(self, head: bool, body: bytes = b"") -> None:
         owner = self.server.owner
         headers = {name.lower(): value for name, value in self.headers.items()}
-        owner.record(RecordedRequest(self.command, self.path, headers))
+        owner.record(RecordedRequest(self.command, self.path, headers, body))
         route = owner.route_for(self.path)
         if route is None:
             route = self._static_route(headers)

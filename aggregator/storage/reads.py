@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,6 +16,7 @@ from aggregator.storage.schema import (
     items,
     stories,
     story_areas,
+    story_terms,
     story_topics,
 )
 from aggregator.storage.sql import bounded, chunked
@@ -57,7 +59,7 @@ def _stories_by(
 
 
 def story_ids(conn: Connection, query: StoryQuery) -> list[int]:
-    """The ids of the newest stories matching the query's areas and topics."""
+    """The ids of the newest stories matching the query's filters, newest first."""
     select = sa.select(stories.c.id)
     if query.areas is not None:
         conditions = [
@@ -74,8 +76,34 @@ def story_ids(conn: Connection, query: StoryQuery) -> list[int]:
                 story_topics.c.topic.in_(sorted(query.topics)),
             )
         )
+    for forms in query.words:
+        # Driven by the term index: the stories having one of this word's stems.
+        select = select.where(
+            stories.c.id.in_(sa.select(story_terms.c.story_id).where(story_terms.c.term.in_(forms)))
+        )
+    if query.since is not None:
+        select = select.where(stories.c.published_at >= query.since)
+    if query.before is not None:
+        select = select.where(_older_than(*query.before))
+    limit = max(query.limit, 0)
+    if query.after is not None:
+        # The page just newer than the cursor: walk up from it, then hand it back newest first.
+        published, story_id = query.after
+        newer = sa.or_(
+            stories.c.published_at > published,
+            sa.and_(stories.c.published_at == published, stories.c.id > story_id),
+        )
+        select = select.where(newer).order_by(stories.c.published_at, stories.c.id)
+        return list(reversed(conn.execute(select.limit(limit)).scalars().all()))
     select = select.order_by(stories.c.published_at.desc(), stories.c.id.desc())
-    return list(conn.execute(select.limit(max(query.limit, 0))).scalars())
+    return list(conn.execute(select.limit(limit)).scalars())
+
+
+def _older_than(published: datetime, story_id: int) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        stories.c.published_at < published,
+        sa.and_(stories.c.published_at == published, stories.c.id < story_id),
+    )
 
 
 def load_stories(conn: Connection, ids: Sequence[int]) -> list[Story]:

@@ -152,3 +152,30 @@ story_topics = sa.Table(
     ),
     sa.Column("topic", sa.String(64), primary_key=True, index=True),
 )
+
+# Keyset paging walks (published_at, id) newest first; WebSub finds what a cycle changed.
+sa.Index("ix_stories_published_at_id", stories.c.published_at, stories.c.id)
+sa.Index("ix_stories_updated_at", stories.c.updated_at)
+
+story_terms = sa.Table(
+    "story_terms",
+    metadata,
+    # The stems of a story's words (aggregator.search); term first, so `q=` is an index lookup.
+    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column(
+        "story_id",
+        sa.Integer,
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+change_counter = sa.Table(
+    "change_counter",
+    metadata,
+    # One row whose version Storage.apply bumps whenever stories change: the web's cheap test
+    # of whether a rendered output it holds in memory may still be served.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+)

@@ -33,7 +33,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import StorageError
 from aggregator.storage import engine as engines
-from aggregator.storage import reads, tags, writes
+from aggregator.storage import outputs, reads, tags, writes
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked
 
@@ -334,6 +334,25 @@ class Storage:
         """The newest stories matching `query`, each with its sources, areas and topics."""
         with self._read() as conn:
             return reads.load_stories(conn, reads.story_ids(conn, query))
+
+    @_guarded
+    def analyze(self) -> None:
+        """Refresh the planner's statistics (ANALYZE), e.g. after a bulk load: without them
+        PostgreSQL may scan a tag table instead of using its primary key."""
+        with self._write() as conn:
+            conn.execute(sa.text("ANALYZE"))
+
+    @_guarded
+    def change_version(self) -> int:
+        """A number that grows whenever stories change: cached outputs compare it (one row)."""
+        with self._read() as conn:
+            return outputs.version(conn)
+
+    @_guarded
+    def changed_story_tags(self, since: datetime) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """(areas, topics) of each story created or changed at or after `since`."""
+        with self._read() as conn:
+            return outputs.changed_tags(conn, since)
 
     @_guarded
     def story(self, story_id: int) -> Story | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
-from aggregator.storage import tags
+from aggregator.storage import outputs, tags
 from aggregator.storage.schema import (
     VIA_MENTION,
     VIA_SOURCE,
@@ -57,6 +57,9 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
         + [(sid, area, VIA_MENTION) for item, sid in inserted for area in item.mentioned],
     )
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
+    outputs.index_terms(conn, [(sid, item.entry) for item, sid in inserted])
+    if inserted or updated:
+        outputs.bump_version(conn)
     return ApplyResult(
         new_items=len(inserted), new_stories=len(created - orphans), updated_items=updated
     )
@@ -187,6 +190,7 @@ def _apply_changes(
     if not changes:
         return 0
     _update_items(conn, [changes[i] for i in sorted(changes)], now)
+    outputs.index_terms(conn, [(stored[i], changes[i].entry) for i in changes])
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
     updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
     _update_lead_stories(conn, updates, now)

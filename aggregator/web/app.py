@@ -1,11 +1,14 @@
-"""The web shell: the Russian index page, the Atom and RSS feeds, and a health check.
+"""The web shell: the Russian index page, the Atom, RSS and JSON feeds, OPML, a health check.
 
 Handlers that touch storage are plain `def`: storage is synchronous SQLAlchemy, and Starlette
-runs such handlers in its threadpool, so the event loop never waits on the database.
+runs such handlers in its threadpool, so the event loop never waits on the database. Feed
+handlers are async only to answer cached outputs without a thread hop; anything that needs
+the database goes to the threadpool (`web.outputs.FeedOutputs.respond_async`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,19 +27,24 @@ from starlette.staticfiles import StaticFiles
 from aggregator.domain import Config, District, FeedHealth, Okrug, Story, StoryQuery
 from aggregator.errors import StorageError
 from aggregator.metrics import Metrics
-from aggregator.render import render_atom, render_rss
-from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
-from aggregator.web.feeds import FeedSpec, all_spec, area_spec, labels, split_name, topic_spec
+from aggregator.web.feeds import (
+    FeedSpec,
+    all_spec,
+    area_spec,
+    combined_spec,
+    labels,
+    named_spec,
+    split_name,
+    topic_spec,
+)
+from aggregator.web.opml import opml_response
+from aggregator.web.outputs import CONTENT_TYPES, FeedOutputs
 from aggregator.web.status import HealthStore, StatusPages
 
 HERE = Path(__file__).parent
 MOSCOW = ZoneInfo("Europe/Moscow")
 INDEX_STORIES = 20
-CONTENT_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-}
-RENDERERS = {"atom": render_atom, "rss": render_rss}
+__all__ = ["CONTENT_TYPES", "create_app", "okrug_views", "plural"]
 
 
 class StoryStore(Protocol):
@@ -47,6 +55,8 @@ class StoryStore(Protocol):
     def feed_health(self, recent_since: datetime | None = None) -> list[FeedHealth]: ...
 
     def overdue_feeds(self, before: datetime) -> int: ...
+
+    def change_version(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,16 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     metrics: Metrics | None = None,
+    version_ttl: float = 0.0,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The Starlette application serving `config`'s feeds from `storage`.
 
     `metrics` is the process's registry (shared with its updater); `clock` gives UTC now.
+    `version_ttl`: how long (s, by `monotonic`) cached outputs are served before storage's
+    change version is read again; 0 reads it on every request.
     """
-    site = _Site(config, storage)
+    site = _Site(config, storage, version_ttl, monotonic)
     health: HealthStore = storage
     status = StatusPages(
         health, site.templates, clock or _utc_now, metrics if metrics is not None else Metrics()
@@ -78,6 +92,8 @@ def create_app(
         *status.routes(),
         Route("/", site.index),
         Route("/healthz", site.healthz),
+        Route("/opml", site.opml),
+        Route("/feeds/district/{area}/topic/{name}", site.combined_feed),
         Route("/feeds/district/{name}", site.area_feed),
         Route("/feeds/topic/{name}", site.topic_feed),
         Route("/feeds/{name}", site.all_feed),
@@ -147,13 +163,22 @@ def _environment() -> jinja2.Environment:
 class _Site:
     """The request handlers, closed over the config, storage and templates."""
 
-    def __init__(self, config: Config, storage: StoryStore) -> None:
+    def __init__(
+        self,
+        config: Config,
+        storage: StoryStore,
+        version_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.storage = storage
         self.labels = labels(config)
         self.okrugs = okrug_views(config)
         self.templates = _environment()
         self.public_url = config.service.public_url.rstrip("/")
+        self.outputs = FeedOutputs(
+            config, storage, self.labels, version_ttl=version_ttl, clock=clock
+        )
 
     def index(self, request: Request) -> Response:
         stories = self.storage.stories(StoryQuery(limit=INDEX_STORIES))
@@ -175,16 +200,37 @@ class _Site:
             return PlainTextResponse("storage unavailable", status_code=503)
         return PlainTextResponse("ok")
 
-    def all_feed(self, request: Request) -> Response:
+    async def all_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
+        named = self.config.output(slug)
+        if fmt is not None and named is not None:
+            return await self._feed(request, named_spec(self.config, named), fmt)
         if slug != "all" or fmt is None:
+            names = ", ".join(o.name for o in self.config.outputs)
+            extra = f" Подборки: {names}." if names else ""
             return self._not_found(
                 f"Ленты «{request.url.path}» нет. Лента всей Москвы: "
-                f"{self.public_url}/feeds/all.atom или {self.public_url}/feeds/all.rss."
+                f"{self.public_url}/feeds/all.atom, .rss или .json.{extra}"
             )
-        return self._feed(request, all_spec(), fmt)
+        return await self._feed(request, all_spec(), fmt)
 
-    def area_feed(self, request: Request) -> Response:
+    async def combined_feed(self, request: Request) -> Response:
+        area = request.path_params["area"]
+        slug, fmt = split_name(request.path_params["name"])
+        if fmt is None:
+            return self._bad_format(request)
+        if self.config.area(area) is None:
+            return self._not_found(f"Район или округ «{area}» не найден.")
+        spec = combined_spec(self.config, area, slug)
+        if spec is None:
+            known = ", ".join(t.slug for t in self.config.topics) or "темы не настроены"
+            return self._not_found(f"Тема «{slug}» не найдена. Есть темы: {known}.")
+        return await self._feed(request, spec, fmt)
+
+    def opml(self, request: Request) -> Response:
+        return opml_response(self.config, request)
+
+    async def area_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
         if fmt is None:
             return self._bad_format(request)
@@ -195,16 +241,9 @@ class _Site:
                 f"{self.public_url}/feeds/district/kuzminki.atom, округа — "
                 f"{self.public_url}/feeds/district/uvao.rss."
             )
-        source = request.query_params.get("source", "all")
-        if source not in ("all", "own"):
-            return self._not_found(
-                f"Параметр source={source} не поддерживается: source=own оставляет только "
-                "новости собственных изданий района, source=all (по умолчанию) добавляет "
-                "новости, где район упоминается."
-            )
-        return self._feed(request, spec.own_only() if source == "own" else spec, fmt)
+        return await self._feed(request, spec, fmt)
 
-    def topic_feed(self, request: Request) -> Response:
+    async def topic_feed(self, request: Request) -> Response:
         slug, fmt = split_name(request.path_params["name"])
         if fmt is None:
             return self._bad_format(request)
@@ -212,25 +251,18 @@ class _Site:
         if spec is None:
             known = ", ".join(t.slug for t in self.config.topics) or "темы не настроены"
             return self._not_found(f"Тема «{slug}» не найдена. Есть темы: {known}.")
-        return self._feed(request, spec, fmt)
+        return await self._feed(request, spec, fmt)
 
     async def page_not_found(self, request: Request, exc: Exception) -> Response:
         return self._not_found(f"Страницы «{request.url.path}» нет.")
 
-    def _feed(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
-        stories = self.storage.stories(spec.query(self.config.service.feed_size))
-        updated = max((s.updated for s in stories), default=EPOCH)
-        meta = spec.meta(self.public_url, fmt, updated)
-        body = RENDERERS[fmt](meta, stories, labels=self.labels)
-        etag = strong_etag(body)
-        headers = validator_headers(etag, updated)
-        if not_modified(request.headers, etag, updated):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type=CONTENT_TYPES[fmt], headers=headers)
+    async def _feed(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
+        # Cached outputs are answered on the event loop; rendering runs in the threadpool.
+        return await self.outputs.respond_async(request, spec, fmt)
 
     def _bad_format(self, request: Request) -> Response:
         return self._not_found(
-            f"Ленты «{request.url.path}» нет: адрес ленты кончается на .atom или .rss. "
+            f"Ленты «{request.url.path}» нет: адрес ленты кончается на .atom, .rss или .json. "
             f"Все ленты перечислены на {self.public_url}/"
         )
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
+from aggregator.domain import Config
+
 CACHE_CONTROL = "public, max-age=300"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Last-Modified of a feed with no stories: fixed, so an empty feed stays cacheable."""
@@ -24,12 +26,32 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
-def validator_headers(etag: str, last_modified: datetime) -> dict[str, str]:
+MIN_MAX_AGE = 60
+
+
+def cache_control(config: Config) -> str:
+    """Cache-Control for outputs: readers need not come back sooner than any feed refreshes.
+
+    max-age is the shortest refresh interval of the enabled feeds (their own or the default),
+    and never below a minute.
+    """
+    intervals = [
+        source.refresh or config.service.default_refresh
+        for source in config.sources
+        if source.enabled
+    ]
+    shortest = min(intervals, default=config.service.default_refresh)
+    return f"public, max-age={max(MIN_MAX_AGE, int(shortest.total_seconds()))}"
+
+
+def validator_headers(
+    etag: str, last_modified: datetime, cache_control: str = CACHE_CONTROL
+) -> dict[str, str]:
     """The headers sent with both a 200 and a 304."""
     return {
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": cache_control,
     }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.domain import Config, District, OutputFeed, StoryQuery
+from aggregator.domain import Config, District, NamedOutput, OutputFeed, StoryQuery
+from aggregator.search import query_words
 
-FORMATS = ("atom", "rss")
-OWN_QUERY = "source=own"
+FORMATS = ("atom", "rss", "json")
 
 
 @dataclass(frozen=True)
@@ -22,32 +22,75 @@ class FeedSpec:
     areas: frozenset[str] | None = None
     topics: frozenset[str] | None = None
     own_sources: bool = False
+    """With `areas`: only stories an outlet of those areas carried (`?source=own`)."""
+    words: tuple[frozenset[str], ...] = ()
+    filter_query: str = ""
+    """The canonical query string of ad-hoc filters, part of the feed's id and self link."""
 
     def query(self, limit: int) -> StoryQuery:
         return StoryQuery(
-            areas=self.areas, topics=self.topics, limit=limit, own_sources=self.own_sources
+            areas=self.areas,
+            topics=self.topics,
+            limit=limit,
+            words=self.words,
+            own_sources=self.own_sources,
         )
 
-    def own_only(self) -> FeedSpec:
-        """The same area feed restricted to the area's own outlets (`?source=own`)."""
-        return replace(
-            self,
-            subtitle=f"{self.subtitle} (только собственные издания)",
-            own_sources=True,
-        )
+    def url(self, public_url: str, fmt: str, paging: str = "") -> str:
+        """The feed's URL in `fmt`, with its filters and an optional paging query."""
+        query = "&".join(part for part in (self.filter_query, paging) if part)
+        return f"{public_url.rstrip('/')}{self.path}.{fmt}" + (f"?{query}" if query else "")
 
-    def meta(self, public_url: str, fmt: str, updated: datetime) -> OutputFeed:
-        """The feed's metadata; the id has no extension so Atom and RSS share it."""
+    def meta(
+        self,
+        public_url: str,
+        fmt: str,
+        updated: datetime,
+        *,
+        paging: str = "",
+        links: tuple[tuple[str, str], ...] = (),
+        archive: bool = False,
+    ) -> OutputFeed:
+        """The feed's metadata; the id has no extension so Atom, RSS and JSON share it."""
         base = public_url.rstrip("/")
-        query = f"?{OWN_QUERY}" if self.own_sources else ""
+        ident = f"{base}{self.path}" + (f"?{self.filter_query}" if self.filter_query else "")
         return OutputFeed(
-            id=f"{base}{self.path}{query}",
+            id=ident,
             title=self.title,
             subtitle=self.subtitle,
-            self_url=f"{base}{self.path}.{fmt}{query}",
+            self_url=self.url(public_url, fmt, paging),
             html_url=f"{base}/{self.anchor}",
             updated=updated,
+            links=links,
+            archive=archive,
         )
+
+    def narrowed(
+        self,
+        areas: frozenset[str] | None,
+        topics: frozenset[str] | None,
+        words: tuple[frozenset[str], ...],
+        filter_query: str,
+        own_sources: bool = False,
+    ) -> FeedSpec:
+        """This feed with ad-hoc filters on top: each dimension must match both."""
+        return replace(
+            self,
+            areas=_both(self.areas, areas),
+            topics=_both(self.topics, topics),
+            words=self.words + words,
+            own_sources=self.own_sources or own_sources,
+            filter_query=filter_query,
+            subtitle=f"{self.subtitle} (отбор: {filter_query})" if filter_query else self.subtitle,
+        )
+
+
+def _both(first: frozenset[str] | None, second: frozenset[str] | None) -> frozenset[str] | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return first & second
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -103,6 +146,38 @@ def topic_spec(config: Config, slug: str) -> FeedSpec | None:
         subtitle=f"Новости районов Москвы по теме «{topic.name}»",
         anchor="#topics",
         topics=frozenset((slug,)),
+    )
+
+
+def combined_spec(config: Config, area: str, topic: str) -> FeedSpec | None:
+    """One district's or okrug's stories on one topic; None when either slug is unknown."""
+    place, subject = area_spec(config, area), topic_spec(config, topic)
+    found = config.topic(topic)
+    if place is None or subject is None or found is None:
+        return None
+    return FeedSpec(
+        path=f"/feeds/district/{area}/topic/{topic}",
+        title=f"{place.title.split(':')[0]}: {found.name}",
+        subtitle=f"{place.subtitle} — тема «{found.name}»",
+        anchor=place.anchor,
+        areas=place.areas,
+        topics=subject.topics,
+    )
+
+
+def named_spec(config: Config, output: NamedOutput) -> FeedSpec:
+    """A sysadmin's saved search from outputs.yaml (validated by the config loader)."""
+    areas: set[str] = set()
+    for slug in output.areas:
+        areas |= config.area(slug) or frozenset()
+    return FeedSpec(
+        path=f"/feeds/{output.name}",
+        title=output.title,
+        subtitle=output.description or output.title,
+        anchor="",
+        areas=frozenset(areas) if output.areas else None,
+        topics=frozenset(output.topics) if output.topics else None,
+        words=query_words(output.query),
     )
 
 

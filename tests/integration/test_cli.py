@@ -66,3 +66,18 @@ def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     result = aggregator("db", "upgrade", env={"AGGREGATOR_DATABASE_URL": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
     assert db.exists()
+
+
+def test_export_opml_writes_every_output(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    target = tmp_path / "feeds.opml"
+    result = aggregator("export-opml", "--output", str(target), "--format", "rss")
+    assert result.returncode == 0, result.stderr
+    root = ET.parse(target).getroot()
+    urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    # the city, 12 okrugs, 132 districts and 21 former settlements, 14 topics, 2 named outputs
+    assert len(urls) == len(set(urls)) == 1 + 12 + 132 + 21 + 14 + 2
+    assert all(url and url.endswith(".rss") for url in urls)
+    stdout = aggregator("export-opml")
+    assert stdout.returncode == 0 and "/feeds/district/kuzminki.atom" in stdout.stdout

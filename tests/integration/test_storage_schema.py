@@ -13,8 +13,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from aggregator.domain import CITY, Entry, FeedOutcome, Source
+from aggregator.domain import CITY, Entry, FeedOutcome, Source, StoryQuery
 from aggregator.errors import StorageError
+from aggregator.search import query_words
 from aggregator.storage import Storage
 from aggregator.storage.engine import MIGRATIONS_DIR, alembic_config
 from aggregator.storage.schema import metadata
@@ -60,6 +61,8 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
         "items",
         "story_areas",
         "story_topics",
+        "story_terms",
+        "change_counter",
     }
 
 
@@ -428,3 +431,62 @@ def test_overdue_feeds(storage: Storage) -> None:
     assert storage.overdue_feeds(NOW) == 0  # the new ones are due exactly now, not late
     assert storage.overdue_feeds(NOW + timedelta(minutes=1)) == 2
     assert storage.overdue_feeds(NOW + timedelta(minutes=11)) == 3
+
+
+def test_outputs_migration_indexes_existing_stories(database_url: str) -> None:
+    _migrate(database_url, "0002")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO feeds (id, source_url, url, district, created_at)"
+                " VALUES (1, 'https://a.ru/feed', 'https://a.ru/feed', 'uvao', :now)"
+            ),
+            {"now": NOW},
+        )
+        for story_id in (1, 2):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stories (id, key, title, summary, content_html, published_at,"
+                    " first_seen_at, updated_at) VALUES (:id, :key, 'Т', '', '', :now, :now,"
+                    " :now)"
+                ),
+                {"id": story_id, "key": f"s{story_id}", "now": NOW},
+            )
+        texts = (
+            (1, 1, "В Кузьминках открыли каток", "Каток работает до марта"),
+            (2, 1, "Кузьминки: новый каток", "Повтор той же новости"),
+            (3, 2, "Электробусы на Волгоградском проспекте", ""),
+        )
+        for item_id, story_id, title, summary in texts:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO items (id, feed_id, story_id, entry_key, fingerprint,"
+                    " title, summary, content_html, published_at, first_seen_at, updated_at,"
+                    " content_hash) VALUES (:id, 1, :story, :key, 'fp', :title, :summary, '',"
+                    " :now, :now, :now, 'h')"
+                ),
+                {
+                    "id": item_id,
+                    "story": story_id,
+                    "key": f"k{item_id}",
+                    "title": title,
+                    "summary": summary,
+                    "now": NOW,
+                },
+            )
+    engine.dispose()
+    storage = Storage.open(database_url)
+    try:
+        assert storage.change_version() == 0
+        for words, expected in (("каток кузьминки", [1]), ("электробус", [2]), ("повтор", [1])):
+            query = StoryQuery(words=query_words(words), limit=10)
+            assert [s.id for s in storage.stories(query)] == expected
+    finally:
+        storage.close()
+
+
+def test_analyze_runs_on_every_backend(storage: Storage) -> None:
+    storage.sync_sources(SOURCES, NOW)
+    storage.analyze()
+    assert storage.counts()["feeds"] == len(SOURCES)

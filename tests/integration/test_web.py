@@ -265,12 +265,14 @@ def test_feed_selects_stories(client: TestClient, path: str, expected: set[str],
     [
         ("atom", "application/atom+xml; charset=utf-8"),
         ("rss", "application/rss+xml; charset=utf-8"),
+        ("json", "application/feed+json; charset=utf-8"),
     ],
 )
 def test_feed_headers(client: TestClient, fmt: str, content_type: str) -> None:
     response = client.get(f"/feeds/district/uvao.{fmt}")
     assert response.headers["content-type"] == content_type
-    assert response.headers["cache-control"] == "public, max-age=300"
+    # No source sets its own refresh, so the default 15 minutes bounds the max-age.
+    assert response.headers["cache-control"] == "public, max-age=900"
     assert response.headers["etag"].startswith('"')
     # The metro story was updated when a second outlet joined it, at NOW.
     assert response.headers["last-modified"] == "Fri, 27 Nov 2026 12:00:00 GMT"
@@ -320,12 +322,16 @@ def test_empty_feed_has_fixed_last_modified(client: TestClient) -> None:
     ("path", "hint"),
     [
         ("/feeds/district/nowhere.atom", "«nowhere» не найден"),
-        ("/feeds/district/kuzminki.json", ".atom или .rss"),
-        ("/feeds/district/kuzminki", ".atom или .rss"),
+        ("/feeds/district/kuzminki.xml", ".atom, .rss или .json"),
+        ("/feeds/district/kuzminki", ".atom, .rss или .json"),
         ("/feeds/topic/weather.rss", "Тема «weather» не найдена"),
-        ("/feeds/topic/transport.xml", ".atom или .rss"),
+        ("/feeds/topic/transport.xml", ".atom, .rss или .json"),
         ("/feeds/everything.atom", "Лента всей Москвы"),
-        ("/feeds/all.json", "Лента всей Москвы"),
+        ("/feeds/all.xml", "Лента всей Москвы"),
+        ("/feeds/district/nowhere/topic/transport.atom", "«nowhere» не найден"),
+        ("/feeds/district/kuzminki/topic/weather.json", "Тема «weather» не найдена"),
+        ("/feeds/all.atom?district=nowhere", "«nowhere» не найден"),
+        ("/feeds/all.json?topic=weather", "Тема «weather» не найдена"),
         ("/no/such/page", "Страницы «/no/such/page» нет"),
     ],
 )
@@ -424,7 +430,8 @@ def test_plural(count: int, word: str) -> None:
     [
         ("kuzminki.atom", ("kuzminki", "atom")),
         ("uvao.rss", ("uvao", "rss")),
-        ("kuzminki.json", ("kuzminki.json", None)),
+        ("kuzminki.json", ("kuzminki", "json")),
+        ("kuzminki.xml", ("kuzminki.xml", None)),
         ("kuzminki", ("kuzminki", None)),
         ("a.b.rss", ("a.b", "rss")),
         (".atom", ("", "atom")),

@@ -19,6 +19,23 @@ FIXTURES = ROOT / "tests" / "data" / "config"
 
 CASES: list[tuple[str, list[tuple[int, str]]]] = [
     (
+        "outputs-bad.yaml",
+        [
+            (13, "outputs[3].name: bad slug 'Bad Name'"),
+            (19, "unknown key 'colour' in outputs[4].filter"),
+        ],
+    ),
+    (
+        "outputs-cross.yaml",
+        [
+            (5, "outputs[0].filter.districts: unknown district or okrug slug 'atlantida'"),
+            (7, "outputs[1].name: 'all' is reserved"),
+            (9, "duplicate output name 'kuzminki-sport' (first on line 2)"),
+            (12, "outputs[2].filter.topics: unknown topic slug 'pogoda'"),
+            (16, "outputs[3].filter.q: no words to search"),
+        ],
+    ),
+    (
         "feeds-unknown-key.yaml",
         [(5, "unknown key 'colour' in feeds[0]"), (10, "unknown key 'note' in feeds[1]")],
     ),

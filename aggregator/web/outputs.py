@@ -1,0 +1,264 @@
+"""Serving one output feed: filters, RFC 5005 paging, the in-process cache and conditional GET.
+
+A rendered output is cached in memory with the storage's change version it was built at; a
+request first reads that version (one primary-key row) and serves the cached bytes while it
+is unchanged. The ETag is a hash of the bytes, so a re-render that gives the same document
+still answers If-None-Match with 304.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from aggregator.domain import Config, Story, StoryQuery
+from aggregator.render import render_atom, render_json, render_rss
+from aggregator.web.caching import (
+    EPOCH,
+    cache_control,
+    not_modified,
+    strong_etag,
+    validator_headers,
+)
+from aggregator.web.feeds import FeedSpec
+from aggregator.web.params import BadRequest, Params, cursor, format_cursor, parse_params
+
+CONTENT_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+Renderer = Callable[..., bytes]
+RENDERERS: dict[str, Renderer] = {"atom": render_atom, "rss": render_rss, "json": render_json}
+CACHE_ENTRIES = 1024
+
+
+class OutputStore(Protocol):
+    """What outputs need from `aggregator.storage.Storage`."""
+
+    def stories(self, query: StoryQuery) -> list[Story]: ...
+
+    def change_version(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One output document, ready to send."""
+
+    body: bytes
+    etag: str
+    updated: datetime
+    version: int
+
+
+class RenderCache:
+    """A bounded, thread-safe LRU of rendered outputs, each valid for one change version."""
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, ...], Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, ...], version: int) -> Rendered | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found.version != version:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: tuple[str, ...], rendered: Rendered) -> None:
+        with self._lock:
+            self._entries[key] = rendered
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+class FeedOutputs:
+    """Answers requests for output feeds of one config from one storage."""
+
+    def __init__(
+        self,
+        config: Config,
+        storage: OutputStore,
+        labels: Mapping[str, str],
+        *,
+        version_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.labels = labels
+        self.public_url = config.service.public_url.rstrip("/")
+        self.cache = RenderCache()
+        self.cache_control = cache_control(config)
+        self._version_ttl = version_ttl
+        self._clock = clock
+        self._version: tuple[int, float] | None = None
+        self._version_lock = threading.Lock()
+
+    def change_version(self) -> int:
+        """The storage's change version, read at most once per `version_ttl` seconds.
+
+        With a TTL of 0 every request reads it; a busy server may trade that many reads of
+        one row for outputs that lag a stored change by up to the TTL.
+        """
+        now = self._clock()
+        with self._version_lock:
+            if self._version is not None and now - self._version[1] < self._version_ttl:
+                return self._version[0]
+        version = self.storage.change_version()
+        with self._version_lock:
+            self._version = (version, now)
+        return version
+
+    def fresh_version(self) -> int | None:
+        """The remembered change version while it is younger than the TTL; no I/O."""
+        with self._version_lock:
+            if self._version is None or self._clock() - self._version[1] >= self._version_ttl:
+                return None
+            return self._version[0]
+
+    async def respond_async(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
+        """`respond`, answering cached outputs on the event loop and the rest in a thread."""
+        version = self.fresh_version()
+        if version is not None:
+            prepared = self._prepare(request, spec, fmt)
+            if isinstance(prepared, Response):
+                return prepared
+            rendered = self.cache.get(prepared[1], version)
+            if rendered is not None:
+                return self._answer(request, rendered, fmt)
+        return await run_in_threadpool(self.respond, request, spec, fmt)
+
+    def respond(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
+        """The feed `spec` in `fmt`, narrowed by the request's query parameters."""
+        prepared = self._prepare(request, spec, fmt)
+        if isinstance(prepared, Response):
+            return prepared
+        (spec, params), key = prepared
+        version = self.change_version()
+        rendered = self.cache.get(key, version)
+        if rendered is None:
+            rendered = self._render(spec, fmt, params, version)
+            self.cache.put(key, rendered)
+        return self._answer(request, rendered, fmt)
+
+    def _prepare(
+        self, request: Request, spec: FeedSpec, fmt: str
+    ) -> tuple[tuple[FeedSpec, Params], tuple[str, ...]] | Response:
+        """The narrowed spec, its parameters and cache key; or the error response."""
+        try:
+            params = parse_params(self.config, request.query_params, self.config.service.feed_size)
+            if params.before is not None and params.after is not None:
+                raise BadRequest("before и after вместе не бывают: возьмите одну ссылку из ленты.")
+        except BadRequest as exc:
+            text = f"{exc.message}\nВсе районы, округа и темы: {self.public_url}/\n"
+            return PlainTextResponse(text, status_code=exc.status)
+        if params.filter_query:
+            spec = spec.narrowed(
+                params.areas, params.topics, params.words, params.filter_query, params.own_sources
+            )
+        key = (spec.path, fmt, spec.filter_query, _paging(params, params.before, params.after))
+        return (spec, params), key
+
+    def _answer(self, request: Request, rendered: Rendered, fmt: str) -> Response:
+        headers = validator_headers(rendered.etag, rendered.updated, self.cache_control)
+        if not_modified(request.headers, rendered.etag, rendered.updated):
+            return Response(status_code=304, headers=headers)
+        return Response(rendered.body, media_type=CONTENT_TYPES[fmt], headers=headers)
+
+    def _render(self, spec: FeedSpec, fmt: str, params: Params, version: int) -> Rendered:
+        query = replace(
+            spec.query(params.limit + 1),
+            since=params.since,
+            before=params.before,
+            after=params.after,
+        )
+        found = self.storage.stories(query)
+        page, more = _page(found, params)
+        updated = max((s.updated for s in page), default=EPOCH)
+        links = self._links(spec, fmt, params, page, more)
+        paging = _paging(params, params.before, params.after)
+        meta = spec.meta(
+            self.public_url, fmt, updated, paging=paging, links=links, archive=params.paged
+        )
+        body = RENDERERS[fmt](meta, page, labels=self.labels)
+        return Rendered(body, strong_etag(body), updated, version)
+
+    def _links(
+        self, spec: FeedSpec, fmt: str, params: Params, page: Sequence[Story], more: bool
+    ) -> tuple[tuple[str, str], ...]:
+        """RFC 5005 links: first and current (the subscription document), next and
+        prev-archive (older), previous (newer); a hub on outputs the service announces."""
+        first = spec.url(self.public_url, fmt, _paging(params, None, None))
+        links: list[tuple[str, str]] = [("first", first)]
+        older = _older_cursor(params, page, more)
+        if older is not None:
+            href = spec.url(self.public_url, fmt, _paging(params, older, None))
+            links += [("next", href), ("prev-archive", href)]
+        if params.before is not None or (params.after is not None and more):
+            newer = _newer_cursor(params, page)
+            href = spec.url(self.public_url, fmt, _paging(params, None, newer))
+            links.append(("previous", href))
+        if params.paged:
+            links.append(("current", first))
+        hub = self.config.service.websub_hub
+        if hub and not params.paged and not spec.filter_query:
+            links.append(("hub", hub))
+        return tuple(links)
+
+
+def _page(found: list[Story], params: Params) -> tuple[list[Story], bool]:
+    """The stories of this page, newest first, and whether more lie beyond it."""
+    if len(found) <= params.limit:
+        return found, False
+    if params.after is not None:
+        return found[1:], True  # the extra story is the newest one
+    return found[: params.limit], True
+
+
+def _older_cursor(params: Params, page: Sequence[Story], more: bool) -> str | None:
+    if params.after is not None:
+        # Walking back towards the newest page: everything from the cursor down is older.
+        return cursor(page[-1]) if page else format_cursor(params.after)
+    if more and page:
+        return cursor(page[-1])
+    return None
+
+
+def _newer_cursor(params: Params, page: Sequence[Story]) -> str:
+    """The cursor of the page just newer than this one (only asked when there is one)."""
+    if page:
+        return cursor(page[0])
+    position = params.before or params.after
+    assert position is not None
+    return format_cursor(position)
+
+
+Position = tuple[datetime, int] | str | None
+
+
+def _paging(params: Params, before: Position, after: Position) -> str:
+    """The paging part of a query string: a limit other than the default, and one cursor."""
+    parts = []
+    if params.limit != params.default_limit:
+        parts.append(f"limit={params.limit}")
+    for name, value in (("before", before), ("after", after)):
+        if value is not None:
+            parts.append(f"{name}={value if isinstance(value, str) else format_cursor(value)}")
+    return "&".join(parts)
