@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.testclient import TestClient
+from typing import TYPE_CHECKING
 
 from aggregator.web.pages import search_feed_path
 from tests.integration.test_web import PUBLIC, client, storage  # noqa: F401 (fixtures)
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient  # test_web imports it at run time, quietly
 
 
 def test_search_names_the_narrowest_output() -> None:
