@@ -39,6 +39,7 @@ from aggregator.web.feeds import (
 )
 from aggregator.web.opml import opml_response
 from aggregator.web.outputs import CONTENT_TYPES, FeedOutputs
+from aggregator.web.pages import SubscriberPages
 from aggregator.web.status import HealthStore, StatusPages
 
 HERE = Path(__file__).parent
@@ -57,6 +58,8 @@ class StoryStore(Protocol):
     def overdue_feeds(self, before: datetime) -> int: ...
 
     def change_version(self) -> int: ...
+
+    def story(self, story_id: int) -> Story | None: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def create_app(
     )
     routes = [
         *status.routes(),
+        *SubscriberPages(config, storage, site.templates, site.labels).routes(),
         Route("/", site.index),
         Route("/healthz", site.healthz),
         Route("/opml", site.opml),
@@ -188,6 +192,8 @@ class _Site:
             topics=self.config.topics,
             stories=stories,
             labels=self.labels,
+            okrug_list=self.config.okrugs,
+            districts=self.config.district,
             feeds_total=sum(1 for h in health if h.enabled),
             feeds_failing=sum(1 for h in health if h.enabled and h.consecutive_errors > 0),
         )
