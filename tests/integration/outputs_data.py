@@ -7,45 +7,23 @@ from datetime import UTC, datetime, timedelta
 
 from aggregator.domain import (
     Config,
-    District,
-    Entry,
     NamedOutput,
     NewItem,
-    Okrug,
     ServiceSettings,
     Source,
     Topic,
     UpdatePlan,
 )
 from aggregator.storage import Storage
+from tests.sample_moscow import SVAO, UVAO, UVAO_SVAO_DISTRICTS, sample_entry
 
 PUBLIC = "http://news.example.test"
 HUB = "http://127.0.0.1:9/hub"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 CONFIG = Config(
-    okrugs=(
-        Okrug(
-            "uvao",
-            "Юго-Восточный административный округ",
-            "ЮВАО",
-            "Юго-Восточный",
-            ("kuzminki", "marino"),
-        ),
-        Okrug(
-            "svao",
-            "Северо-Восточный административный округ",
-            "СВАО",
-            "Северо-Восточный",
-            ("bibirevo", "otradnoe"),
-        ),
-    ),
-    districts=(
-        District("kuzminki", "Кузьминки", "uvao"),
-        District("marino", "Марьино", "uvao"),
-        District("bibirevo", "Бибирево", "svao"),
-        District("otradnoe", "Отрадное", "svao"),
-    ),
+    okrugs=(UVAO, SVAO),
+    districts=UVAO_SVAO_DISTRICTS,
     sources=(
         Source("https://kuzminki.example/rss", "Кузьминки сегодня", "kuzminki"),
         Source("https://marino.example/rss", "Марьинский вестник", "marino"),
@@ -84,27 +62,10 @@ KUZMINKI_TEXTS = [
 ]
 
 
-def entry(key: str, title: str, published: datetime) -> Entry:
-    return Entry(
-        key=key,
-        guid=key,
-        link=f"https://news.example/{key}",
-        title=title,
-        summary=f"{title}. Подробности — в материале районной газеты.",
-        content_html=f"<p>{title}.</p>",
-        published=published,
-        updated=published,
-        author=None,
-        categories=(),
-        fingerprint=f"fp-{key}",
-        content_hash=f"hash-{key}",
-    )
-
-
 def new_story(
     key: str, title: str, published: datetime, areas: tuple[str, ...], topics: tuple[str, ...] = ()
 ) -> NewItem:
-    return NewItem(entry(key, title, published), None, f"story-{key}", areas, topics)
+    return NewItem(sample_entry(key, title, published), None, f"story-{key}", areas, topics)
 
 
 def fill(storage: Storage, kuzminki_stories: int = 23) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
@@ -12,10 +12,7 @@ import pytest
 
 from aggregator.domain import (
     Config,
-    District,
-    Entry,
     NewItem,
-    Okrug,
     ServiceSettings,
     Source,
     StoryQuery,
@@ -26,6 +23,7 @@ from aggregator.storage import Storage
 from aggregator.web.app import create_app, plural
 from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
 from aggregator.web.feeds import split_name
+from tests.sample_moscow import NAO, NAO_DISTRICTS, SVAO, UVAO, UVAO_SVAO_DISTRICTS, sample_entry
 
 with warnings.catch_warnings():
     # Starlette 1.x nags about httpx in its test client; the client itself works as before.
@@ -36,37 +34,8 @@ PUBLIC = "http://news.example.test"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 CONFIG = Config(
-    okrugs=(
-        Okrug(
-            "uvao",
-            "Юго-Восточный административный округ",
-            "ЮВАО",
-            "Юго-Восточный",
-            ("kuzminki", "marino"),
-        ),
-        Okrug(
-            "svao",
-            "Северо-Восточный административный округ",
-            "СВАО",
-            "Северо-Восточный",
-            ("bibirevo", "otradnoe"),
-        ),
-        Okrug(
-            "nao",
-            "Новомосковский административный округ",
-            "НАО",
-            "Новомосковский",
-            ("kommunarka", "sosenskoe"),
-        ),
-    ),
-    districts=(
-        District("kuzminki", "Кузьминки", "uvao"),
-        District("marino", "Марьино", "uvao"),
-        District("bibirevo", "Бибирево", "svao"),
-        District("otradnoe", "Отрадное", "svao"),
-        District("kommunarka", "Коммунарка", "nao"),
-        District("sosenskoe", "Сосенское", "nao", "settlement", date(2024, 5, 8)),
-    ),
+    okrugs=(UVAO, SVAO, NAO),
+    districts=UVAO_SVAO_DISTRICTS + NAO_DISTRICTS,
     sources=(
         Source("https://kuzminki.example/rss", "Кузьминки сегодня", "kuzminki"),
         Source("https://marino.example/rss", "Марьинский вестник", "marino"),
@@ -80,28 +49,11 @@ CONFIG = Config(
 )
 
 
-def entry(key: str, title: str, published: datetime, link: str | None = None) -> Entry:
-    return Entry(
-        key=key,
-        guid=key,
-        link=link or f"https://news.example/{key}",
-        title=title,
-        summary=f"{title}. Подробности в материале.",
-        content_html=f"<p>{title}.</p>",
-        published=published,
-        updated=published,
-        author=None,
-        categories=(),
-        fingerprint=f"fp-{key}",
-        content_hash=f"hash-{key}",
-    )
-
-
 def new_story(
     key: str, title: str, hours_ago: int, areas: tuple[str, ...], topics: tuple[str, ...] = ()
 ) -> NewItem:
     published = NOW - timedelta(hours=hours_ago)
-    return NewItem(entry(key, title, published), None, f"story-{key}", areas, topics)
+    return NewItem(sample_entry(key, title, published), None, f"story-{key}", areas, topics)
 
 
 @pytest.fixture
@@ -149,7 +101,7 @@ def storage(database_url: str) -> Iterator[Storage]:
             UpdatePlan(
                 new_items=(
                     NewItem(
-                        entry(
+                        sample_entry(
                             "metro-m",
                             "Станция «Сосновая роща» откроется в декабре",
                             NOW - timedelta(hours=2),

@@ -5,36 +5,16 @@ from __future__ import annotations
 
 from aggregator.domain import (
     Config,
-    District,
     NamedOutput,
-    Okrug,
     ServiceSettings,
     Topic,
 )
 from aggregator.websub import changed_paths, topic_urls
+from tests.sample_moscow import SVAO, UVAO, UVAO_SVAO_DISTRICTS
 
 CONFIG = Config(
-    okrugs=(
-        Okrug(
-            "uvao",
-            "Юго-Восточный административный округ",
-            "ЮВАО",
-            "Юго-Восточный",
-            ("kuzminki", "marino"),
-        ),
-        Okrug(
-            "svao",
-            "Северо-Восточный административный округ",
-            "СВАО",
-            "Северо-Восточный",
-            ("bibirevo",),
-        ),
-    ),
-    districts=(
-        District("kuzminki", "Кузьминки", "uvao"),
-        District("marino", "Марьино", "uvao"),
-        District("bibirevo", "Бибирево", "svao"),
-    ),
+    okrugs=(UVAO, SVAO),
+    districts=UVAO_SVAO_DISTRICTS,
     sources=(),
     topics=(Topic("transport", "Транспорт", ("метро",)), Topic("sport", "Спорт", ("турнир",))),
     service=ServiceSettings(public_url="https://feeds.example/"),
