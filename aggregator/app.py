@@ -6,17 +6,21 @@ This is the only module that reads the environment and the real clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
 
 from aggregator.config import load_config
 from aggregator.domain import Config
-from aggregator.scheduler import UpdateScheduler
+from aggregator.scheduler import TICK, UpdateScheduler
 from aggregator.storage import Storage
 from aggregator.update import CycleSummary, ProgressCallback, Updater
 from aggregator.web.app import create_app
@@ -53,15 +57,44 @@ def open_service(config_path: Path, db_url: str) -> Iterator[tuple[Config, Stora
         storage.close()
 
 
+def worker_name() -> str:
+    """This process's name in the leases it takes: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
-        scheduler = UpdateScheduler(Updater(config, storage), utc_now)
+        scheduler = UpdateScheduler(Updater(config, storage, worker_name()), utc_now)
         scheduler.start()
         try:
             _serve_http(config, storage, host, port)
         finally:
             scheduler.shutdown()
+
+
+def run_worker(
+    config_path: Path,
+    db_url: str,
+    name: str | None = None,
+    tick: timedelta = TICK,
+    lease: timedelta | None = None,
+) -> None:
+    """The scheduler alone, sharing due feeds with other workers through leases; until SIGTERM."""
+    owner = name or worker_name()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_service(config_path, db_url) as (config, storage):
+        scheduler = UpdateScheduler(Updater(config, storage, owner, lease), utc_now, tick)
+        scheduler.start()
+        logging.getLogger(__name__).info("worker %s started (tick %s)", owner, tick)
+        try:
+            stop.wait()
+        finally:
+            scheduler.shutdown()
+            # Whatever is still leased was never started: let other workers take it at once.
+            storage.release_leases(owner)
 
 
 def serve(config_path: Path, db_url: str, host: str, port: int) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from aggregator import dedupe, polling
 from aggregator.classify import compile_topics
@@ -77,20 +80,66 @@ class CycleSummary:
 
 
 ProgressCallback = Callable[[FeedReport], None]
+UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
+
+LOCAL_OWNER = "local"
+
+
+def default_lease(total_timeout: float) -> timedelta:
+    """How long a claimed feed stays leased: see "Leases" in docs/design-notes.md."""
+    return timedelta(seconds=3 * total_timeout + 60)
 
 
 class Updater:
-    """Runs update cycles over stored feeds with the given config and storage."""
+    """Runs update cycles over stored feeds with the given config and storage.
 
-    def __init__(self, config: Config, storage: Storage) -> None:
+    `owner` names this worker in the feeds it leases; `lease` is how long a claim lasts
+    (by default long enough for a claimed feed's longest possible wait, fetch and ingest).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        owner: str = LOCAL_OWNER,
+        lease: timedelta | None = None,
+    ) -> None:
         self.config = config
         self.storage = storage
+        self.owner = owner
+        self.lease = lease or default_lease(config.service.total_timeout)
         self._topics = compile_topics(config.topics)
 
     async def run_due(self, now: datetime) -> CycleSummary:
-        """Update the feeds whose next fetch time has come."""
-        feeds = await asyncio.to_thread(self.storage.due_feeds, now)
-        return await self.run(feeds, now)
+        """Claim due feeds a window at a time and update them until no free due feed is left.
+
+        A claim made later in the cycle is stamped with `now` plus the time elapsed since.
+        """
+        summary = CycleSummary()
+        window = 2 * self.config.service.concurrency
+        started = time.monotonic()
+        running: set[asyncio.Task[None]] = set()
+        more = True
+        async with self._pipeline(summary, None) as update:
+            try:
+                while more or running:
+                    if more and len(running) <= window // 2:
+                        at = now + timedelta(seconds=time.monotonic() - started)
+                        room = window - len(running)
+                        feeds = await asyncio.to_thread(
+                            self.storage.claim_due_feeds, self.owner, at, self.lease, room
+                        )
+                        more = len(feeds) == room
+                        running.update(asyncio.create_task(update(feed, at)) for feed in feeds)
+                    if running:
+                        done, running = await asyncio.wait(
+                            running, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            task.result()
+            finally:
+                await asyncio.gather(*running, return_exceptions=True)
+        return summary
 
     async def run(
         self,
@@ -102,20 +151,28 @@ class Updater:
         summary = CycleSummary()
         if not feeds:
             return summary
+        async with self._pipeline(summary, progress) as update:
+            await asyncio.gather(*(update(feed, now) for feed in feeds))
+        return summary
+
+    @asynccontextmanager
+    async def _pipeline(
+        self, summary: CycleSummary, progress: ProgressCallback | None
+    ) -> AsyncIterator[UpdateOne]:
+        """One HTTP client and one ingest thread; yields a coroutine that updates one feed."""
         settings = self.config.service
         limit = asyncio.Semaphore(settings.concurrency)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
             async with Fetcher(settings) as fetcher:
 
-                async def one(feed: FeedState) -> None:
+                async def one(feed: FeedState, now: datetime) -> None:
                     async with limit:
                         report = await self._update_feed(fetcher, ingest, feed, now)
                     summary.add(report)
                     if progress is not None:
                         progress(report)
 
-                await asyncio.gather(*(one(feed) for feed in feeds))
-        return summary
+                yield one
 
     async def _update_feed(
         self, fetcher: Fetcher, ingest: ThreadPoolExecutor, feed: FeedState, now: datetime
