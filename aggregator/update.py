@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from aggregator.classify import compile_topics
 from aggregator.domain import (
     ApplyResult,
     Config,
+    Entry,
     FeedOutcome,
     FeedState,
     FetchResult,
@@ -80,6 +82,7 @@ class CycleSummary:
 
 
 ProgressCallback = Callable[[FeedReport], None]
+Prepared = tuple[list[Entry], str | None]
 UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
 
 LOCAL_OWNER = "local"
@@ -103,12 +106,29 @@ class Updater:
         storage: Storage,
         owner: str = LOCAL_OWNER,
         lease: timedelta | None = None,
+        parse_workers: int = 0,
     ) -> None:
         self.config = config
         self.storage = storage
         self.owner = owner
         self.lease = lease or default_lease(config.service.total_timeout)
         self._topics = compile_topics(config.topics)
+        self._parse_workers = parse_workers
+        self._parse_pool: ProcessPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Stop the parse processes, if any were started."""
+        if self._parse_pool is not None:
+            self._parse_pool.shutdown(cancel_futures=True)
+            self._parse_pool = None
+
+    def _parser_pool(self) -> ProcessPoolExecutor | None:
+        # Processes live as long as the updater: starting them costs more than a cycle of
+        # small feeds. forkserver, because forking a process with running threads is unsafe.
+        if self._parse_workers > 0 and self._parse_pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._parse_pool = ProcessPoolExecutor(self._parse_workers, mp_context=context)
+        return self._parse_pool
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Claim due feeds a window at a time and update them until no free due feed is left.
@@ -183,7 +203,13 @@ class Updater:
         except FetchError as exc:
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         try:
-            return await loop.run_in_executor(ingest, self._ingest, feed, response, now)
+            prepared = None
+            pool = self._parser_pool()
+            if pool is not None and isinstance(response, FetchResult):
+                prepared = await loop.run_in_executor(
+                    pool, prepare_entries, response.content, response.headers, response.url, now
+                )
+            return await loop.run_in_executor(ingest, self._ingest, feed, response, now, prepared)
         except AggregatorError as exc:
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
@@ -191,13 +217,18 @@ class Updater:
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
 
     def _ingest(
-        self, feed: FeedState, response: FetchResult | NotModified, now: datetime
+        self,
+        feed: FeedState,
+        response: FetchResult | NotModified,
+        now: datetime,
+        prepared: Prepared | None = None,
     ) -> FeedReport:
         if isinstance(response, NotModified):
             self.storage.record_outcome(self._outcome(feed, now, ok=True, status=304))
             return FeedReport(feed, "not_modified")
-        parsed = parse_feed(response.content, response.headers, response.url)
-        entries = normalize_entries(parsed, response.url, now)
+        if prepared is None:
+            prepared = prepare_entries(response.content, response.headers, response.url, now)
+        entries, problem = prepared
         candidates = self.storage.candidates(feed.feed_id, entries)
         areas = self.config.source_areas(feed.district)
         update_plan = dedupe.plan(
@@ -213,15 +244,15 @@ class Updater:
                 now,
                 ok=True,
                 status=response.status,
-                message=parsed.problem,
+                message=problem,
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
                 new_url=response.permanent_redirect,
             )
         )
-        if parsed.problem:
-            log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
-        return FeedReport(feed, "fetched", applied, parsed.problem)
+        if problem:
+            log.warning("%s: recovered from a feed error: %s", feed.url, problem)
+        return FeedReport(feed, "fetched", applied, problem)
 
     def _record_failure(self, feed: FeedState, now: datetime, exc: Exception) -> FeedReport:
         kind, status, message = _describe(exc)
@@ -261,6 +292,17 @@ class Updater:
             last_modified=last_modified,
             new_url=new_url,
         )
+
+
+def prepare_entries(
+    content: bytes, headers: Mapping[str, str], url: str, now: datetime
+) -> Prepared:
+    """Parse and normalize a fetched body: the entries and any recovered problem (pure, CPU-bound).
+
+    Module-level so that a parse process can run it.
+    """
+    parsed = parse_feed(content, headers, url)
+    return normalize_entries(parsed, url, now), parsed.problem
 
 
 def _describe(exc: Exception) -> tuple[str, int | None, str]:
