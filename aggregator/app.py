@@ -79,6 +79,7 @@ def run_worker(
     name: str | None = None,
     tick: timedelta = TICK,
     lease: timedelta | None = None,
+    parse_workers: int = 0,
 ) -> None:
     """The scheduler alone, sharing due feeds with other workers through leases; until SIGTERM."""
     owner = name or worker_name()
@@ -86,13 +87,15 @@ def run_worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with open_service(config_path, db_url) as (config, storage):
-        scheduler = UpdateScheduler(Updater(config, storage, owner, lease), utc_now, tick)
+        updater = Updater(config, storage, owner, lease, parse_workers)
+        scheduler = UpdateScheduler(updater, utc_now, tick)
         scheduler.start()
         logging.getLogger(__name__).info("worker %s started (tick %s)", owner, tick)
         try:
             stop.wait()
         finally:
             scheduler.shutdown()
+            updater.close()
             # Whatever is still leased was never started: let other workers take it at once.
             storage.release_leases(owner)
 

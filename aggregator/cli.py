@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--lease", type=float, metavar="S", help="seconds a claimed feed stays leased"
     )
+    worker.add_argument(
+        "--parse-workers", type=int, default=0, metavar="N", help="parse in N processes"
+    )
     worker.set_defaults(handler=_worker)
 
     fetch = commands.add_parser("fetch", parents=[common], help="fetch feeds")
@@ -106,6 +109,7 @@ def _worker(args: argparse.Namespace) -> int:
         args.name,
         timedelta(seconds=args.tick),
         lease,
+        args.parse_workers,
     )
     return EXIT_OK
 

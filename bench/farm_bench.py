@@ -65,7 +65,7 @@ def _floor(urls: list[str], workdir: Path, concurrency: int) -> Callable[[int], 
 
 
 def _service(
-    urls: list[str], workdir: Path, concurrency: int, db_url: str, config: Path
+    urls: list[str], workdir: Path, db_url: str, config: Path, parse_workers: int
 ) -> Callable[[int], int]:
     from aggregator.config import load_config
     from aggregator.storage import Storage
@@ -74,7 +74,7 @@ def _service(
     loaded = load_config(config)
     storage = Storage.open(db_url)
     storage.sync_sources(loaded.sources, datetime.now(UTC))
-    updater = Updater(loaded, storage, owner="bench")
+    updater = Updater(loaded, storage, owner="bench", parse_workers=parse_workers)
     cycles = 0
 
     def cycle(round_: int) -> int:
@@ -113,7 +113,7 @@ def child(args: argparse.Namespace) -> None:
     if kind == "floor":
         cycle = _floor(urls, workdir, args.concurrency)
     elif kind == "service":
-        cycle = _service(urls, workdir, args.concurrency, option, Path(args.config))
+        cycle = _service(urls, workdir, option, Path(args.config), args.parse_workers)
     else:
         cycle = _reader(urls, workdir, int(option))
     print("ready", flush=True)
@@ -186,7 +186,7 @@ def print_table(rows: list[Row], spec: FarmSpec) -> None:
     print(
         f"{spec.feeds} feeds x {spec.items} items, {spec.latency * 1000:.0f} ms latency, "
         f"{spec.change_share:.0%} of feeds change in the incremental cycle; "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     header = ("system", "cycle", "wall s", "x floor", "feeds/s", "items/s", "new items", "RSS MB")
     print("| " + " | ".join(header) + " |")
@@ -258,6 +258,7 @@ def parent(args: argparse.Namespace) -> None:
                 workdir.mkdir()
                 common = ["--urls", str(urls), "--workdir", str(workdir)]
                 common += ["--config", str(config), "--concurrency", str(args.concurrency)]
+                common += ["--parse-workers", str(args.parse_workers)]
                 rows += run_system(name, spec_arg, server, spec, common)
         finally:
             if drop is not None:
@@ -272,6 +273,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per response")
     parser.add_argument("--change", type=float, default=0.1, help="share of changed feeds")
     parser.add_argument("--concurrency", type=int, default=16, help="floor and service")
+    parser.add_argument(
+        "--parse-workers", type=int, default=0, help="service: parse processes (0: none)"
+    )
     parser.add_argument("--reader-workers", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--pg-url", help="a PostgreSQL server URL to create a bench database on")
     parser.add_argument("--only", nargs="*", help="run only systems whose name contains these")
