@@ -105,13 +105,29 @@ def _reader(urls: list[str], workdir: Path, workers: int) -> Callable[[int], int
     return cycle
 
 
+def _children_peak_mb(pid: str = "self") -> float:
+    """The summed peak RSS of this process's descendants (the parse processes), from /proc."""
+    total = 0.0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child_pid in children.read_text().split():
+            try:
+                status = Path(f"/proc/{child_pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+            total += _children_peak_mb(child_pid)
+    return total
+
+
 def child(args: argparse.Namespace) -> None:
     """Set up one system, then run a cycle per line on stdin and answer with a JSON line."""
     urls = Path(args.urls).read_text(encoding="utf-8").split()
     workdir = Path(args.workdir)
     kind, _, option = args.child.partition(":")
     if kind == "floor":
-        cycle = _floor(urls, workdir, args.concurrency)
+        cycle = _floor(urls, workdir, args.floor_concurrency)
     elif kind == "service":
         cycle = _service(urls, workdir, option, Path(args.config), args.parse_workers)
     else:
@@ -121,7 +137,7 @@ def child(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         items = cycle(int(line))
         wall = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + _children_peak_mb()
         print(json.dumps({"wall": wall, "items": items, "rss_mb": peak_mb}), flush=True)
 
 
@@ -179,7 +195,7 @@ def expected_new_items(spec: FarmSpec) -> dict[str, int]:
     }
 
 
-def print_table(rows: list[Row], spec: FarmSpec) -> None:
+def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> None:
     floor = {row.cycle: row.wall for row in rows if row.system == "floor"}
     expected = expected_new_items(spec)
     print()
@@ -187,6 +203,10 @@ def print_table(rows: list[Row], spec: FarmSpec) -> None:
         f"{spec.feeds} feeds x {spec.items} items, {spec.latency * 1000:.0f} ms latency, "
         f"{spec.change_share:.0%} of feeds change in the incremental cycle; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"service: concurrency {args.concurrency}, parse workers {args.parse_workers}; "
+        f"floor: concurrency {args.floor_concurrency}; reader: workers {args.reader_workers}"
     )
     header = ("system", "cycle", "wall s", "x floor", "feeds/s", "items/s", "new items", "RSS MB")
     print("| " + " | ".join(header) + " |")
@@ -259,11 +279,12 @@ def parent(args: argparse.Namespace) -> None:
                 common = ["--urls", str(urls), "--workdir", str(workdir)]
                 common += ["--config", str(config), "--concurrency", str(args.concurrency)]
                 common += ["--parse-workers", str(args.parse_workers)]
+                common += ["--floor-concurrency", str(args.floor_concurrency)]
                 rows += run_system(name, spec_arg, server, spec, common)
         finally:
             if drop is not None:
                 drop()
-    print_table(rows, spec)
+    print_table(rows, spec, args)
 
 
 def main() -> None:
@@ -272,7 +293,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per response")
     parser.add_argument("--change", type=float, default=0.1, help="share of changed feeds")
-    parser.add_argument("--concurrency", type=int, default=16, help="floor and service")
+    parser.add_argument("--concurrency", type=int, default=64, help="service: feeds at once")
+    parser.add_argument(
+        "--floor-concurrency", type=int, default=16, help="floor: one client, its best pool size"
+    )
     parser.add_argument(
         "--parse-workers", type=int, default=0, help="service: parse processes (0: none)"
     )
