@@ -86,7 +86,6 @@ Prepared = tuple[list[Entry], str | None]
 UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
 
 LOCAL_OWNER = "local"
-POSTGRES_INGEST_THREADS = 4
 
 
 def default_lease(total_timeout: float) -> timedelta:
@@ -183,9 +182,7 @@ class Updater:
         """One HTTP client and one ingest thread; yields a coroutine that updates one feed."""
         settings = self.config.service
         limit = asyncio.Semaphore(settings.concurrency)
-        # SQLite takes one writer at a time; PostgreSQL overlaps several feeds' round trips.
-        threads = 1 if self.storage.url.startswith("sqlite") else POSTGRES_INGEST_THREADS
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest") as ingest:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
             async with Fetcher(settings) as fetcher:
 
                 async def one(feed: FeedState, now: datetime) -> None:
