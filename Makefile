@@ -36,6 +36,7 @@ test: lint
 # $$AGGREGATOR_BENCH_DATABASE_URL or $$AGGREGATOR_TEST_DATABASE_URL is set) next to a floor and
 # the reader library, 1,000 loopback feeds x 30 items at 100 ms latency. Takes several minutes.
 BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?= --parse-workers 2
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
