@@ -6,7 +6,11 @@ This is the only module that reads the environment and the real clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,9 +30,9 @@ from aggregator.htmlsource import DISTRICT_PRESS
 from aggregator.metrics import Metrics
 from aggregator.notify import HubNotifier
 from aggregator.reclassify import ReclassifySummary, reclassify
-from aggregator.scheduler import UpdateScheduler
+from aggregator.scheduler import TICK, UpdateScheduler
 from aggregator.storage import Storage
-from aggregator.update import CycleSummary, ProgressCallback, Updater
+from aggregator.update import LOCAL_OWNER, CycleSummary, ProgressCallback, Updater
 from aggregator.web.app import create_app
 
 CONFIG_ENV = "AGGREGATOR_CONFIG"
@@ -63,16 +67,48 @@ def open_service(config_path: Path, db_url: str) -> Iterator[tuple[Config, Stora
         storage.close()
 
 
+def worker_name() -> str:
+    """This process's name in the leases it takes: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
         metrics = Metrics()
-        scheduler = UpdateScheduler(_updater(config, storage, metrics), utc_now)
+        scheduler = UpdateScheduler(_updater(config, storage, metrics, worker_name()), utc_now)
         scheduler.start()
         try:
             _serve_http(config, storage, host, port, metrics)
         finally:
             scheduler.shutdown()
+
+
+def run_worker(
+    config_path: Path,
+    db_url: str,
+    name: str | None = None,
+    tick: timedelta = TICK,
+    lease: timedelta | None = None,
+    parse_workers: int = 0,
+) -> None:
+    """The scheduler alone, sharing due feeds with other workers through leases; until SIGTERM."""
+    owner = name or worker_name()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_service(config_path, db_url) as (config, storage):
+        updater = _updater(config, storage, Metrics(), owner, lease, parse_workers)
+        scheduler = UpdateScheduler(updater, utc_now, tick)
+        scheduler.start()
+        logging.getLogger(__name__).info("worker %s started (tick %s)", owner, tick)
+        try:
+            stop.wait()
+        finally:
+            scheduler.shutdown()
+            updater.close()
+            # Whatever is still leased was never started: let other workers take it at once.
+            storage.release_leases(owner)
 
 
 def serve(config_path: Path, db_url: str, host: str, port: int) -> None:
@@ -97,9 +133,24 @@ def export_opml(config_path: Path, fmt: str) -> bytes:
     return build_opml(load_config(config_path), fmt, utc_now())
 
 
-def _updater(config: Config, storage: Storage, metrics: Metrics | None = None) -> Updater:
+def _updater(
+    config: Config,
+    storage: Storage,
+    metrics: Metrics | None = None,
+    owner: str = LOCAL_OWNER,
+    lease: timedelta | None = None,
+    parse_workers: int = 0,
+) -> Updater:
     """The updater, pinging the WebSub hub after each cycle when one is configured."""
-    return Updater(config, storage, metrics, HubNotifier(config, storage).after_cycle)
+    return Updater(
+        config,
+        storage,
+        metrics,
+        HubNotifier(config, storage).after_cycle,
+        owner=owner,
+        lease=lease,
+        parse_workers=parse_workers,
+    )
 
 
 def feed_status(config_path: Path, db_url: str) -> list[StatusRow]:

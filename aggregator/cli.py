@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from aggregator import app
 from aggregator.errors import AggregatorError, ConfigError
@@ -59,6 +60,21 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8080)
         command.set_defaults(handler=handler)
+
+    worker = commands.add_parser(
+        "worker", parents=[common], help="the scheduler alone, sharing feeds with other workers"
+    )
+    worker.add_argument("--name", help="this worker's name in feed leases (default: host:pid)")
+    worker.add_argument(
+        "--tick", type=float, default=30.0, metavar="S", help="seconds between cycles"
+    )
+    worker.add_argument(
+        "--lease", type=float, metavar="S", help="seconds a claimed feed stays leased"
+    )
+    worker.add_argument(
+        "--parse-workers", type=int, default=0, metavar="N", help="parse in N processes"
+    )
+    worker.set_defaults(handler=_worker)
 
     fetch = commands.add_parser("fetch", parents=[common], help="fetch feeds")
     fetch.add_argument("--once", action="store_true", help="fetch every enabled feed once, exit")
@@ -120,6 +136,19 @@ def _run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     app.serve(app.config_dir(args.config), app.database_url(), args.host, args.port)
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    lease = None if args.lease is None else timedelta(seconds=args.lease)
+    app.run_worker(
+        app.config_dir(args.config),
+        app.database_url(),
+        args.name,
+        timedelta(seconds=args.tick),
+        lease,
+        args.parse_workers,
+    )
     return EXIT_OK
 
 

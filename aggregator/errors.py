@@ -81,6 +81,10 @@ class ParseError(AggregatorError):
         self.message = message
         super().__init__(f"{url}: {message}")
 
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str]]:
+        # Raised in a parse process, it must unpickle with both arguments.
+        return (type(self), (self.url, self.message))
+
 
 class StorageError(AggregatorError):
     """A database operation failed; the driver's exception is the `__cause__`."""

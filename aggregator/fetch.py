@@ -47,6 +47,8 @@ _PIECE = 64 * 1024  # the most one decompression step may produce before the siz
 _PERMANENT = frozenset({301, 308})
 # The content is returned decoded, so these would describe bytes the caller never sees.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+CLIENT_CONNECTIONS = 16
+"""The largest connection pool of one httpx client; more concurrency means more clients."""
 _HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
 
 
@@ -60,7 +62,7 @@ def user_agent_for(contact_url: str) -> str:
 
 
 class Fetcher:
-    """Fetches feeds through one shared HTTP/1.1 client; use as an async context manager."""
+    """Fetches feeds through a few shared HTTP/1.1 clients; use as an async context manager."""
 
     def __init__(
         self, settings: ServiceSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -71,7 +73,22 @@ class Fetcher:
         # The total deadline starts only once a slot is free, so a queue of waiting feeds
         # never times out for waiting; the pool then never has to make anyone wait.
         self._slots = asyncio.Semaphore(size)
-        self._client = httpx.AsyncClient(
+        # Several clients of at most CLIENT_CONNECTIONS each: httpcore scans its whole pool on
+        # every request, so one client with a large pool burns CPU (NOTES.md; bench/farm_bench).
+        # Each has a gate of its own size, and a request holding a slot takes a client with a
+        # free gate, so the pools together never make anyone wait either.
+        count = -(-size // CLIENT_CONNECTIONS)
+        per_client = -(-size // count)
+        self._clients = [
+            (self._new_client(per_client, transport), asyncio.Semaphore(per_client))
+            for _ in range(count)
+        ]
+
+    def _new_client(
+        self, size: int, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        settings = self._settings
+        return httpx.AsyncClient(
             headers={
                 "User-Agent": self._user_agent,
                 "Accept": ACCEPT,
@@ -96,7 +113,8 @@ class Fetcher:
         return self._user_agent
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client, _ in self._clients:
+            await client.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -114,9 +132,10 @@ class Fetcher:
         check_url(state.url, state.url)
         total = self._settings.total_timeout
         async with self._slots:
+            client, gate = next((c, g) for c, g in self._clients if not g.locked())
             try:
-                async with asyncio.timeout(total):
-                    return await self._fetch(state)
+                async with gate, asyncio.timeout(total):
+                    return await self._fetch(state, client)
             except TimeoutError:
                 raise FetchError(
                     state.url, FetchErrorKind.TIMEOUT, f"timeout after {total:g} s (total)"
@@ -124,12 +143,14 @@ class Fetcher:
             except _HTTPX_ERRORS as exc:
                 raise map_httpx_error(state.url, exc, self._settings) from exc
 
-    async def _fetch(self, state: FeedState) -> FetchResult | NotModified:
-        request = self._client.build_request("GET", state.url, headers=conditional_headers(state))
+    async def _fetch(
+        self, state: FeedState, client: httpx.AsyncClient
+    ) -> FetchResult | NotModified:
+        request = client.build_request("GET", state.url, headers=conditional_headers(state))
         hops = 0
         permanent = True
         while True:
-            response = await self._client.send(request, stream=True)
+            response = await client.send(request, stream=True)
             try:
                 if response.next_request is None:
                     moved = str(response.url) if hops and permanent else None

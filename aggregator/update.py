@@ -3,24 +3,30 @@
 The per-feed boundary lives here and only here: whatever goes wrong with one feed is recorded
 on that feed and the cycle goes on with the others. Fetching runs concurrently on the event
 loop; the CPU-bound and database steps run one feed at a time on a single worker thread, so
-parsing never blocks the loop and SQLite sees one writer.
+parsing never blocks the loop and SQLite sees one writer (parsing may instead run in a few
+processes: `parse_workers`). With several workers on one database, each claims due feeds with a
+lease (storage/leases.py), so no feed is fetched by two workers at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from aggregator import dedupe, fulltext, polling
 from aggregator.classify import compile_topics
 from aggregator.domain import (
     ApplyResult,
     Config,
+    Entry,
     FeedOutcome,
     FeedState,
     FetchResult,
@@ -88,10 +94,24 @@ class CycleSummary:
 ProgressCallback = Callable[[FeedReport], None]
 CycleHook = Callable[[datetime], Awaitable[None]]
 """Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
+Prepared = tuple[ParsedFeed, list[Entry]]
+"""A parsed body (its entries dropped, they are normalized) and its normalized entries."""
+UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
+
+LOCAL_OWNER = "local"
+
+
+def default_lease(total_timeout: float) -> timedelta:
+    """How long a claimed feed stays leased: see "Leases" in docs/design-notes.md."""
+    return timedelta(seconds=3 * total_timeout + 60)
 
 
 class Updater:
-    """Runs update cycles over stored feeds with the given config and storage."""
+    """Runs update cycles over stored feeds with the given config and storage.
+
+    `owner` names this worker in the feeds it leases; `lease` is how long a claim lasts
+    (by default long enough for a claimed feed's longest possible wait, fetch and ingest).
+    """
 
     def __init__(
         self,
@@ -99,9 +119,17 @@ class Updater:
         storage: Storage,
         metrics: Metrics | None = None,
         after_cycle: CycleHook | None = None,
+        *,
+        owner: str = LOCAL_OWNER,
+        lease: timedelta | None = None,
+        parse_workers: int = 0,
     ) -> None:
         self.config = config
         self.storage = storage
+        self.owner = owner
+        self.lease = lease or default_lease(config.service.total_timeout)
+        self._parse_workers = parse_workers
+        self._parse_pool: ProcessPoolExecutor | None = None
         self.metrics = metrics if metrics is not None else Metrics()
         self._topics = compile_topics(config.topics)
         settings = config.service
@@ -112,14 +140,58 @@ class Updater:
         self._sources = {source.url: source for source in config.sources}
         self._after_cycle = after_cycle
 
+    def close(self) -> None:
+        """Stop the parse processes, if any were started."""
+        if self._parse_pool is not None:
+            self._parse_pool.shutdown(cancel_futures=True)
+            self._parse_pool = None
+
+    def _parser_pool(self) -> ProcessPoolExecutor | None:
+        # Processes live as long as the updater: starting them costs more than a cycle of
+        # small feeds. forkserver, because forking a process with running threads is unsafe.
+        if self._parse_workers > 0 and self._parse_pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._parse_pool = ProcessPoolExecutor(self._parse_workers, mp_context=context)
+        return self._parse_pool
+
     async def run_due(self, now: datetime) -> CycleSummary:
-        """Update the feeds whose next fetch time has come."""
+        """Claim due feeds a window at a time and update them until no free due feed is left.
+
+        A claim made later in the cycle is stamped with `now` plus the time elapsed since.
+        """
+        summary = CycleSummary()
+        window = 2 * self.config.service.concurrency
+        started = time.monotonic()
+        running: set[asyncio.Task[None]] = set()
+        more = True
+        async with self._pipeline(summary, None) as update:
+            try:
+                while more or running:
+                    if more and len(running) <= window // 2:
+                        at = now + timedelta(seconds=time.monotonic() - started)
+                        room = window - len(running)
+                        feeds = await self._claim(at, room)
+                        more = len(feeds) == room
+                        running.update(asyncio.create_task(update(feed, at)) for feed in feeds)
+                    if running:
+                        done, running = await asyncio.wait(
+                            running, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            task.result()
+            finally:
+                await asyncio.gather(*running, return_exceptions=True)
+        await self._finish(summary, now)
+        return summary
+
+    async def _claim(self, at: datetime, limit: int) -> list[FeedState]:
         try:
-            feeds = await asyncio.to_thread(self.storage.due_feeds, now)
+            return await asyncio.to_thread(
+                self.storage.claim_due_feeds, self.owner, at, self.lease, limit
+            )
         except StorageError:
             self.metrics.record_database_error()
             raise
-        return await self.run(feeds, now)
 
     async def run(
         self,
@@ -131,6 +203,16 @@ class Updater:
         summary = CycleSummary()
         if not feeds:
             return summary
+        async with self._pipeline(summary, progress) as update:
+            await asyncio.gather(*(update(feed, now) for feed in feeds))
+        await self._finish(summary, now)
+        return summary
+
+    @asynccontextmanager
+    async def _pipeline(
+        self, summary: CycleSummary, progress: ProgressCallback | None
+    ) -> AsyncIterator[UpdateOne]:
+        """One fetcher, one host limiter and one ingest thread; yields a feed's update."""
         settings = self.config.service
         limit = asyncio.Semaphore(settings.concurrency)
         # The host slot first: a feed waiting for its busy host must not hold a global slot.
@@ -138,20 +220,22 @@ class Updater:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
             async with Fetcher(settings) as fetcher:
 
-                async def one(feed: FeedState) -> None:
+                async def one(feed: FeedState, now: datetime) -> None:
                     async with hosts.hold(feed.url) as host, limit:
                         report = await self._update_feed(fetcher, ingest, feed, now, host)
                     summary.add(report)
                     if progress is not None:
                         progress(report)
 
-                await asyncio.gather(*(one(feed) for feed in feeds))
+                yield one
+
+    async def _finish(self, summary: CycleSummary, now: datetime) -> None:
+        """Run the after-cycle hook when the cycle stored something."""
         if self._after_cycle is not None and (summary.new_items or summary.updated_items):
             try:
                 await self._after_cycle(now)
             except Exception:  # a hook (a hub being down) never fails the cycle
                 log.exception("after-cycle hook failed")
-        return summary
 
     async def _update_feed(
         self,
@@ -192,13 +276,27 @@ class Updater:
         elapsed = time.perf_counter() - started
         try:
             parsed = None
+            prepared = None
             source = self._source(feed)
             if source.full_text and isinstance(response, FetchResult):
                 # Article pages come from the same host: its slot is kept until they are read.
                 parsed = await self._with_full_text(fetcher, ingest, feed, response, now)
             if host is not None:
                 host.release()  # the requests are over; the host may take the next feed
-            report = await loop.run_in_executor(ingest, self._ingest, feed, response, now, parsed)
+            pool = self._parser_pool()
+            if pool is not None and parsed is None and isinstance(response, FetchResult):
+                prepared = await loop.run_in_executor(
+                    pool,
+                    prepare_entries,
+                    response.content,
+                    response.headers,
+                    response.url,
+                    source,
+                    now,
+                )
+            report = await loop.run_in_executor(
+                ingest, self._ingest, feed, response, now, parsed, prepared
+            )
         except AggregatorError as exc:
             if isinstance(exc, StorageError):
                 self.metrics.record_database_error()
@@ -220,10 +318,7 @@ class Updater:
         return found or Source(feed.url, feed.title, feed.district)
 
     def _parse(self, feed: FeedState, response: FetchResult, now: datetime) -> ParsedFeed:
-        source = self._source(feed)
-        if source.kind == "html":
-            return parse_html_source(response.content, response.headers, response.url, source, now)
-        return parse_feed(response.content, response.headers, response.url)
+        return parse_body(response.content, response.headers, response.url, self._source(feed), now)
 
     async def _with_full_text(
         self,
@@ -251,16 +346,21 @@ class Updater:
         response: FetchResult | NotModified,
         now: datetime,
         parsed: ParsedFeed | None = None,
+        prepared: Prepared | None = None,
     ) -> FeedReport:
+        """Store a response: `parsed` or `prepared` when it was parsed elsewhere already."""
         if isinstance(response, NotModified):
             answer = polling.Response(
                 304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
             )
             self.storage.record_outcome(self._outcome(feed, now, answer))
             return FeedReport(feed, "not_modified")
-        if parsed is None:
-            parsed = self._parse(feed, response, now)
-        entries = normalize_entries(parsed, response.url, now)
+        if prepared is not None:
+            parsed, entries = prepared
+        else:
+            if parsed is None:
+                parsed = self._parse(feed, response, now)
+            entries = normalize_entries(parsed, response.url, now)
         candidates = self.storage.candidates(feed.feed_id, entries)
         areas = self.config.source_areas(feed.district)
         update_plan = dedupe.plan(
@@ -351,6 +451,26 @@ class Updater:
             note=decision.note,
             disable_reason=decision.disable_reason,
         )
+
+
+def parse_body(
+    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
+) -> ParsedFeed:
+    """A fetched body parsed as its source says: an HTML page or a feed."""
+    if source.kind == "html":
+        return parse_html_source(content, headers, url, source, now)
+    return parse_feed(content, headers, url)
+
+
+def prepare_entries(
+    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
+) -> Prepared:
+    """Parse and normalize a fetched body (pure, CPU-bound); module-level for a parse process.
+
+    The parsed entries are dropped from the result: only the normalized ones cross back.
+    """
+    parsed = parse_body(content, headers, url, source, now)
+    return replace(parsed, entries=()), normalize_entries(parsed, url, now)
 
 
 def _status_of(response: FetchResult | NotModified) -> int:

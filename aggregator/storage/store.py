@@ -33,9 +33,9 @@ from aggregator.domain import (
 )
 from aggregator.errors import StorageError
 from aggregator.storage import engine as engines
-from aggregator.storage import outputs, reads, tags, writes
+from aggregator.storage import leases, outputs, reads, tags, writes
 from aggregator.storage.schema import feeds, items, stories
-from aggregator.storage.sql import chunked
+from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -142,8 +142,10 @@ class Storage:
                 url: id_ for url, id_ in conn.execute(sa.select(feeds.c.source_url, feeds.c.id))
             }
             new = [s for url, s in wanted.items() if url not in stored]
-            if new:
-                conn.execute(sa.insert(feeds), [self._new_feed(s, now) for s in new])
+            # Insert-or-ignore: several workers starting at once may all see a feed as new.
+            rows = [self._new_feed(s, now) for s in new]
+            for batch in chunked(rows, rows_per_statement(feeds)):
+                conn.execute(insert_ignore(conn, feeds, ["source_url"], batch))
             known = [(stored[url], s) for url, s in wanted.items() if url in stored]
             if known:
                 conn.execute(self._feed_settings_update(), [self._settings(i, s) for i, s in known])
@@ -205,6 +207,24 @@ class Storage:
             return [_feed_state(row) for row in conn.execute(query)]
 
     @_guarded
+    def claim_due_feeds(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[FeedState]:
+        """Lease up to `limit` due feeds to `owner` until `now + lease`, the longest waiting first.
+
+        A feed leased by another worker is skipped until its lease expires or its outcome is
+        recorded, so no feed is fetched by two workers at once.
+        """
+        with self._write() as conn:
+            return [_feed_state(row) for row in leases.claim(conn, owner, now, lease, limit)]
+
+    @_guarded
+    def release_leases(self, owner: str) -> int:
+        """Free every lease `owner` still holds (on a clean shutdown); return how many."""
+        with self._write() as conn:
+            return leases.release_owner(conn, owner)
+
+    @_guarded
     def enabled_feeds(self) -> list[FeedState]:
         """Every enabled feed, in id order."""
         query = sa.select(feeds).where(feeds.c.enabled.is_(True)).order_by(feeds.c.id)
@@ -213,11 +233,12 @@ class Storage:
 
     @_guarded
     def record_outcome(self, outcome: FeedOutcome) -> None:
-        """Record one fetch attempt on its feed: success resets the error streak."""
+        """Record one attempt on its feed and free its lease: success resets the error streak."""
         values: dict[str, object] = {
             "last_attempt_at": outcome.attempted_at,
             "next_fetch_at": outcome.next_fetch_at,
             "last_status": outcome.status,
+            **leases.release_values(),
         }
         if outcome.ok:
             # A recoverable problem (a feed with an XML error whose good entries were kept)

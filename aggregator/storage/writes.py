@@ -18,7 +18,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import bounded, chunked, insert_ignore_many
 
 ENTRY_COLUMNS = (
     "guid",
@@ -92,9 +92,9 @@ def _resolve_stories(
     by_key: dict[str, int] = {}
     # Rows are locked in key order, so two workers inserting the same keys cannot deadlock.
     rows = [_story_row(key, leads[key], now) for key in sorted(leads)]
-    for batch in chunked(rows, rows_per_statement(stories)):
-        stmt = insert_ignore(conn, stories, ["key"], batch).returning(stories.c.id)
-        created.update(conn.execute(stmt).scalars())
+    if rows:
+        stmt = insert_ignore_many(conn, stories, ["key"]).returning(stories.c.id)
+        created.update(conn.execute(stmt, rows).scalars())
     for keys in chunked(leads):
         found = conn.execute(sa.select(stories.c.key, stories.c.id).where(stories.c.key.in_(keys)))
         by_key.update((key, story_id) for key, story_id in found)
@@ -145,9 +145,9 @@ def _insert_items(
         for key, (item, story_id) in sorted(planned.items())
     ]
     keys: list[str] = []
-    for batch in chunked(rows, rows_per_statement(items)):
-        stmt = insert_ignore(conn, items, ["feed_id", "entry_key"], batch)
-        keys.extend(conn.execute(stmt.returning(items.c.entry_key)).scalars())
+    if rows:
+        stmt = insert_ignore_many(conn, items, ["feed_id", "entry_key"])
+        keys.extend(conn.execute(stmt.returning(items.c.entry_key), rows).scalars())
     return [planned[key] for key in keys]
 
 
@@ -172,8 +172,8 @@ def _add_tags(
         rows: list[dict[str, object]] = [
             {"story_id": sid, column: tag} for sid, tag in sorted(set(pairs))
         ]
-        for batch in chunked(rows, rows_per_statement(table)):
-            conn.execute(insert_ignore(conn, table, ["story_id", column], batch))
+        if rows:
+            conn.execute(insert_ignore_many(conn, table, ["story_id", column]), rows)
 
 
 def _apply_changes(

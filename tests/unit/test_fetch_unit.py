@@ -17,6 +17,7 @@ import pytest
 from aggregator.domain import FeedState, FetchResult, NotModified, ServiceSettings
 from aggregator.errors import FetchError, FetchErrorKind
 from aggregator.fetch import (
+    CLIENT_CONNECTIONS,
     BoundedBody,
     Fetcher,
     check_url,
@@ -370,3 +371,31 @@ def test_large_compressed_bodies_decode_in_full(
     result = fetch(ok(encode(body), **{"Content-Encoding": encoding}))
     assert isinstance(result, FetchResult)
     assert result.content == body
+
+
+def test_a_large_concurrency_is_spread_over_clients_without_waiting_for_a_pool() -> None:
+    # 40 slots become three clients of 14 connections; all 40 requests must be in flight at
+    # once, or the handler below never releases any of them.
+    concurrency = 40
+    in_flight = 0
+    everyone = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight
+        in_flight += 1
+        if in_flight == concurrency:
+            everyone.set()
+        await everyone.wait()
+        return httpx.Response(304)
+
+    settings = ServiceSettings(concurrency=concurrency, total_timeout=10)
+
+    async def run() -> list[FetchResult | NotModified]:
+        async with Fetcher(settings, transport=httpx.MockTransport(handler)) as fetcher:
+            # Ids that a choice by id modulo the client count would send to one client.
+            feeds = [FeedState(3 * n, f"https://gazeta-{n}.example.ru/feed/") for n in range(40)]
+            return await asyncio.gather(*(fetcher.fetch(feed) for feed in feeds))
+
+    results = asyncio.run(run())
+    assert all(isinstance(result, NotModified) for result in results)
+    assert concurrency > CLIENT_CONNECTIONS
