@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import uvicorn
 from aggregator import probe
 from aggregator.classify import compile_topics
 from aggregator.config import load_config
-from aggregator.domain import CITY, Config, Source
+from aggregator.domain import CITY, DEFAULT_PUBLIC_URL, Config, Source
 from aggregator.explain import explain_story
 from aggregator.fetch import Fetcher
 from aggregator.gazetteer import build_gazetteer
@@ -237,9 +238,22 @@ OUTPUT_VERSION_TTL = 1.0
 """Seconds a served output may lag a stored change: spares the database a read per request."""
 
 
+def with_listen_url(config: Config, host: str, port: int) -> Config:
+    """Without a configured `public_url`, feeds link to where this server listens, not to the
+    default port, so `--port 9000` alone gives working self links."""
+    if config.service.public_url != DEFAULT_PUBLIC_URL:
+        return config
+    # A wildcard address is not reachable as a link; loopback is, from the machine itself.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    service = replace(config.service, public_url=f"http://{shown}:{port}")
+    return replace(config, service=service)
+
+
 def _serve_http(
     config: Config, storage: Storage, host: str, port: int, metrics: Metrics | None = None
 ) -> None:
+    config = with_listen_url(config, host, port)
     web = create_app(
         config, storage, clock=utc_now, metrics=metrics, version_ttl=OUTPUT_VERSION_TTL
     )

@@ -40,16 +40,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", metavar="DIR", help="config directory (default: $AGGREGATOR_CONFIG or config/)"
+def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        default=default,
+        help="config directory (default: $AGGREGATOR_CONFIG or config/)",
     )
-    common.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="log warnings and errors only"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    # The common options are accepted before and after the command; SUPPRESS keeps a
+    # subcommand's unset option from overwriting the one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
 
     parser = argparse.ArgumentParser(
         prog="aggregator", description="News feeds of Moscow's okrugs and districts."
     )
+    _add_common(parser, None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for name, handler, help_text in (

@@ -93,12 +93,15 @@ class Topic:
     categories: tuple[str, ...] = ()
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     """Service-wide settings from `config/service.yaml`; every field has a sensible default."""
 
     contact_url: str = "https://github.com/moscow-district-feeds/aggregator"
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = DEFAULT_PUBLIC_URL
     default_refresh: timedelta = timedelta(minutes=15)
     max_body_bytes: int = 10 * 1024 * 1024
     connect_timeout: float = 10.0

@@ -61,6 +61,18 @@ def test_check_config_on_missing_directory_exits_2(tmp_path: Path) -> None:
     assert "feeds.yaml" in result.stderr
 
 
+def test_common_options_work_before_and_after_the_command(tmp_path: Path) -> None:
+    nowhere = str(tmp_path / "nowhere")
+    for args in (
+        ("-q", "--config", nowhere, "check-config"),
+        ("check-config", "-q", "--config", nowhere),
+        ("--config", nowhere, "-q", "check-config"),
+    ):
+        result = aggregator(*args)
+        assert result.returncode == 2, args
+        assert "nowhere/feeds.yaml" in result.stderr, args
+
+
 def test_db_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     db = tmp_path / "sub" / "agg.db"
     result = aggregator("db", "upgrade", env={"AGGREGATOR_DATABASE_URL": f"sqlite:///{db}"})
