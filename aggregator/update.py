@@ -141,15 +141,24 @@ class Updater:
             return FeedReport(feed, "not_modified")
         parsed = parse_feed(response.content, response.headers, response.url)
         entries = normalize_entries(parsed, response.url, now)
-        candidates = self.storage.candidates(feed.feed_id, entries)
         areas = self.config.source_areas(feed.district)
-        update_plan = dedupe.plan(
+        features = {entry.key: dedupe.entry_features(entry) for entry in entries}
+        limits = dedupe.thresholds(self.config.service.dedupe)
+        applied = self.storage.ingest(
+            feed.feed_id,
             entries,
-            candidates,
-            areas,
-            lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+            lambda candidates: dedupe.plan(
+                entries,
+                candidates,
+                areas,
+                lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+                features,
+                limits,
+            ),
+            now,
+            band_keys={key: f.band_keys for key, f in features.items()},
+            window=limits.window,
         )
-        applied = self.storage.apply(feed.feed_id, update_plan, now)
         self.storage.record_outcome(
             self._outcome(
                 feed,

@@ -21,7 +21,16 @@ from aggregator.config.models import (
     TopicsFile,
 )
 from aggregator.config.yamlsource import YamlSource, duplicate_keys, read_yaml
-from aggregator.domain import CITY, Config, District, Okrug, ServiceSettings, Source, Topic
+from aggregator.domain import (
+    CITY,
+    Config,
+    DedupeSettings,
+    District,
+    Okrug,
+    ServiceSettings,
+    Source,
+    Topic,
+)
 from aggregator.errors import ConfigError, ConfigIssue
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -239,7 +248,12 @@ def _build(
         okrugs.append(Okrug(o.slug, o.name, o.abbr, o.short_name, members))
     sources = tuple(Source(f.url, f.title, f.district, f.refresh, f.enabled) for f in feeds)
     topic_list = tuple(Topic(t.slug, t.name, tuple(t.keywords)) for t in topics)
-    settings = (
-        ServiceSettings(**service.model_dump(exclude_none=True)) if service else ServiceSettings()
-    )
+    settings = _service_settings(service) if service else ServiceSettings()
     return Config(tuple(okrugs), tuple(areas), sources, topic_list, settings)
+
+
+def _service_settings(service: ServiceFile) -> ServiceSettings:
+    values = service.model_dump(exclude_none=True, exclude={"dedupe"})
+    if service.dedupe is not None:
+        values["dedupe"] = DedupeSettings(**service.dedupe.model_dump(exclude_none=True))
+    return ServiceSettings(**values)

@@ -6,8 +6,9 @@ Every public method runs in its own transaction and wraps driver errors once as 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -30,9 +31,12 @@ from aggregator.domain import (
 )
 from aggregator.errors import StorageError
 from aggregator.storage import engine as engines
-from aggregator.storage import reads, writes
+from aggregator.storage import near, reads, writes
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked
+
+NEAR_WINDOW = timedelta(days=7)
+"""The default time window of near-duplicate candidates."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,6 +78,20 @@ def _feed_state(row: Any) -> FeedState:
         district=row.district,
         refresh=refresh,
     )
+
+
+def _candidates(
+    conn: Connection,
+    feed_id: int,
+    entries: Sequence[Entry],
+    band_keys: Mapping[str, Sequence[str]] | None,
+    window: timedelta,
+) -> Candidates:
+    exact = reads.candidates(conn, feed_id, entries)
+    if not band_keys:
+        return exact
+    found = near.candidates(conn, band_keys, [e.published for e in entries], window)
+    return replace(exact, near=found)
 
 
 class Storage:
@@ -272,10 +290,39 @@ class Storage:
     # --- items and stories ------------------------------------------------------------------
 
     @_guarded
-    def candidates(self, feed_id: int, entries: Sequence[Entry]) -> Candidates:
-        """What the decider needs to plan `entries` of this feed, in a few set-based queries."""
+    def candidates(
+        self,
+        feed_id: int,
+        entries: Sequence[Entry],
+        band_keys: Mapping[str, Sequence[str]] | None = None,
+        window: timedelta = NEAR_WINDOW,
+    ) -> Candidates:
+        """What the decider needs to plan `entries` of this feed, in a few set-based queries.
+
+        With `band_keys` (entry key to LSH band keys) it includes near-duplicate candidates.
+        """
         with self._read() as conn:
-            return reads.candidates(conn, feed_id, entries)
+            return _candidates(conn, feed_id, entries, band_keys, window)
+
+    @_guarded
+    def ingest(
+        self,
+        feed_id: int,
+        entries: Sequence[Entry],
+        decide: Callable[[Candidates], UpdatePlan],
+        now: datetime,
+        band_keys: Mapping[str, Sequence[str]] | None = None,
+        window: timedelta = NEAR_WINDOW,
+    ) -> ApplyResult:
+        """Read the candidates, plan with `decide` and apply, all in one write transaction.
+
+        Concurrent workers take turns here (an advisory lock on PostgreSQL, the write lock on
+        SQLite), so each plans against the stories the other has just created.
+        """
+        with self._write() as conn:
+            near.lock_stories(conn)
+            found = _candidates(conn, feed_id, entries, band_keys, window)
+            return writes.apply_plan(conn, feed_id, decide(found), now)
 
     @_guarded
     def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:

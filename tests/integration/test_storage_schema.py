@@ -59,6 +59,8 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
         "items",
         "story_areas",
         "story_topics",
+        "item_features",
+        "story_bands",
     }
 
 
