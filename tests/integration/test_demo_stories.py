@@ -1,0 +1,95 @@
+"""The offline demo's city stories, republished with light edits by several district papers,
+appear once each in /feeds/all.atom with every outlet that carried them listed as a source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+from starlette.testclient import TestClient
+
+from aggregator import app
+from aggregator.devtools.demo import DEMO_DIR, REPO, write_config
+from aggregator.devtools.feedserver import FeedServer
+from aggregator.render import SOURCES_HEADING
+from aggregator.web.app import create_app
+
+# Each city story by a phrase of its text, and the demo outlets whose feeds carry it.
+CITY_STORIES = {
+    "Сосновая роща": {
+        "Юго-Восточный курьер",
+        "Кузьминки сегодня",
+        "Митино сегодня",
+        "Газета «Бибирево»",
+        "Солнцево: новости района",
+    },
+    "450 дворов": {
+        "Юго-Восточный курьер",
+        "Кузьминки сегодня",
+        "Митино сегодня",
+        "Марьинский вестник",
+        "Отрадное: районная газета",
+    },
+    "диспансеризации": {
+        "Юго-Восточный курьер",
+        "Марьинский вестник",
+        "Строгино онлайн",
+        "Вестник Царицына",
+    },
+}
+
+
+@pytest.fixture
+def demo_config(tmp_path: Path) -> Iterator[Path]:
+    with FeedServer(root=DEMO_DIR) as server:
+        port = urlsplit(server.base_url).port
+        assert port is not None
+        yield write_config(tmp_path / "config", DEMO_DIR, REPO / "config", port, "http://demo")
+
+
+def all_atom(config_dir: Path, database_url: str) -> feedparser.FeedParserDict:
+    with app.open_service(config_dir, database_url) as (config, storage):
+        response = TestClient(create_app(config, storage)).get("/feeds/all.atom")
+    assert response.status_code == 200
+    parsed = feedparser.parse(response.content)
+    assert parsed.bozo == 0
+    return parsed
+
+
+def entry_text(entry: feedparser.FeedParserDict) -> str:
+    return f"{entry.title} {entry.get('summary', '')}"
+
+
+def test_each_city_story_appears_once_with_its_sources(
+    demo_config: Path, database_url: str
+) -> None:
+    summary = app.fetch_once(demo_config, database_url)
+    assert summary.failed == 0 and summary.fetched == 9
+    parsed = all_atom(demo_config, database_url)
+    titles = [entry.title for entry in parsed.entries]
+    assert len(titles) == len(set(titles))
+    for phrase, outlets in CITY_STORIES.items():
+        matching = [e for e in parsed.entries if phrase.lower() in entry_text(e).lower()]
+        assert len(matching) == 1, (phrase, [e.title for e in matching])
+        content = matching[0].content[0].value
+        assert SOURCES_HEADING in content
+        listed = content.split(SOURCES_HEADING, 1)[1]
+        assert all(outlet in listed for outlet in outlets), (phrase, listed)
+    # Every demo item is in exactly one story: the stories hold all the items.
+    merged = sum(len(outlets) - 1 for outlets in CITY_STORIES.values())
+    assert summary.new_stories == summary.new_items - merged
+
+
+def test_a_second_fetch_keeps_entry_ids_and_sources(demo_config: Path, database_url: str) -> None:
+    app.fetch_once(demo_config, database_url)
+    first = all_atom(demo_config, database_url)
+    again = app.fetch_once(demo_config, database_url)
+    assert again.new_items == 0 and again.new_stories == 0
+    second = all_atom(demo_config, database_url)
+    assert [e.id for e in first.entries] == [e.id for e in second.entries]
+    assert [e.content[0].value for e in first.entries] == [
+        e.content[0].value for e in second.entries
+    ]
