@@ -54,6 +54,12 @@ def stored(story_id: int, item_id: int, e: Entry) -> NearCandidate:
 def near_plan(
     entries: list[Entry], *found: NearCandidate, limits: Thresholds | None = None
 ) -> UpdatePlan:
+    candidates = Candidates({}, {}, {}, near=tuple(found))
+    features = {e.key: entry_features(e) for e in entries}
+    return plan(entries, candidates, AREAS, lambda _: (), features, limits)
+
+
+def test_reprint_with_new_title_byline_and_teaser_joins_the_stored_story() -> None:
     original = entry("kuzminki", METRO_TITLE, METRO_LEAD, published=NOW - timedelta(hours=3))
     result = near_plan(
         [entry("uv", METRO_REPRINT_TITLE, METRO_REPRINT_LEAD)], stored(7, 70, original)
