@@ -6,14 +6,17 @@ This is the only module that reads the environment and the real clock.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import uvicorn
 
+from aggregator import dedupe, explain
 from aggregator.config import load_config
 from aggregator.domain import Config
 from aggregator.scheduler import UpdateScheduler
@@ -85,6 +88,40 @@ def count_enabled_feeds(config_path: Path) -> int:
 
 def upgrade_database(db_url: str) -> None:
     Storage.open(db_url, upgrade=True).close()
+
+
+def show_story(config_path: Path, db_url: str, story_id: int) -> str | None:
+    """A story with its members and their similarity to the lead item, or None if unknown."""
+    config = load_config(config_path)
+    storage = Storage.open(db_url, upgrade=True)
+    try:
+        story = storage.story(story_id)
+        if story is None:
+            return None
+        members = storage.story_members(story_id)
+    finally:
+        storage.close()
+    limits = dedupe.thresholds(config.service.dedupe)
+    return explain.describe(story, members, explain.similarities(members, limits))
+
+
+def export_stories(config_path: Path, db_url: str, since: datetime | None, out: TextIO) -> int:
+    """Write every story first seen since `since` as JSON Lines to `out`; return the count."""
+    config = load_config(config_path)
+    limits = dedupe.thresholds(config.service.dedupe)
+    districts = frozenset(d.slug for d in config.districts)
+    storage = Storage.open(db_url, upgrade=True)
+    count = 0
+    try:
+        for story in storage.stories_since(since):
+            members = storage.story_members(story.id)
+            scores = explain.similarities(members, limits)
+            line = explain.record(story, members, scores, districts)
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        storage.close()
+    return count
 
 
 def _serve_http(config: Config, storage: Storage, host: str, port: int) -> None:

@@ -364,6 +364,21 @@ class Story:
     sources: tuple[StorySource, ...]
     areas: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """One item of a story, for explaining the merge: its outlet, text and stored features."""
+
+    item_id: int
+    outlet: str
+    feed_url: str
+    link: str | None
+    title: str
+    published: datetime
+    first_seen: datetime
+    features: ItemFeatures | None = None
 
 
 @dataclass(frozen=True)

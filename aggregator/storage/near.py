@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem
-from aggregator.storage.schema import item_features, items, story_bands
+from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
+from aggregator.storage.schema import feeds, item_features, items, stories, story_bands
 from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 
 MAX_STORIES_PER_ENTRY = 20
@@ -143,3 +143,57 @@ def insert_rows(
     ]
     for batch in chunked(band_rows, rows_per_statement(story_bands)):
         conn.execute(insert_ignore(conn, story_bands, ["band_key", "story_id"], batch))
+
+
+def story_members(conn: Connection, story_id: int) -> list[StoryMember]:
+    """The items of one story in arrival order, with their outlet and stored features."""
+    query = (
+        sa.select(
+            items.c.id,
+            feeds.c.title.label("outlet"),
+            feeds.c.url.label("feed_url"),
+            items.c.link,
+            items.c.title,
+            items.c.published_at,
+            items.c.first_seen_at,
+            item_features.c.signature,
+            item_features.c.shingles,
+            item_features.c.title_stems,
+            item_features.c.numbers,
+        )
+        .join_from(items, feeds, items.c.feed_id == feeds.c.id)
+        .outerjoin(item_features, item_features.c.item_id == items.c.id)
+        .where(items.c.story_id == story_id)
+        .order_by(items.c.first_seen_at, items.c.id)
+    )
+    members = []
+    for row in conn.execute(query):
+        stored = None
+        if row.signature is not None:
+            stored = ItemFeatures(
+                signature=bytes(row.signature),
+                shingles=bytes(row.shingles),
+                title_stems=tuple(row.title_stems.split()),
+                numbers=tuple(row.numbers.split()),
+            )
+        members.append(
+            StoryMember(
+                item_id=row.id,
+                outlet=row.outlet,
+                feed_url=row.feed_url,
+                link=row.link,
+                title=row.title,
+                published=row.published_at,
+                first_seen=row.first_seen_at,
+                features=stored,
+            )
+        )
+    return members
+
+
+def story_ids_since(conn: Connection, since: datetime | None) -> list[int]:
+    """Ids of the stories first seen at or after `since` (all without it), oldest first."""
+    query = sa.select(stories.c.id).order_by(stories.c.first_seen_at, stories.c.id)
+    if since is not None:
+        query = query.where(stories.c.first_seen_at >= since)
+    return list(conn.execute(query).scalars())

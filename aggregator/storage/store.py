@@ -26,6 +26,7 @@ from aggregator.domain import (
     FeedState,
     Source,
     Story,
+    StoryMember,
     StoryQuery,
     UpdatePlan,
 )
@@ -342,6 +343,27 @@ class Storage:
         with self._read() as conn:
             found = reads.load_stories(conn, [story_id])
         return found[0] if found else None
+
+    @_guarded
+    def story_members(self, story_id: int) -> list[StoryMember]:
+        """The items of one story in arrival order, with outlets and near-duplicate features."""
+        with self._read() as conn:
+            return near.story_members(conn, story_id)
+
+    def stories_since(self, since: datetime | None, batch: int = 500) -> Iterator[Story]:
+        """Every story first seen at or after `since`, oldest first, read `batch` at a time."""
+        for chunk in chunked(self._story_ids_since(since), batch):
+            yield from self._load_stories(chunk)
+
+    @_guarded
+    def _story_ids_since(self, since: datetime | None) -> list[int]:
+        with self._read() as conn:
+            return near.story_ids_since(conn, since)
+
+    @_guarded
+    def _load_stories(self, ids: list[int]) -> list[Story]:
+        with self._read() as conn:
+            return reads.load_stories(conn, ids)
 
     @_guarded
     def counts(self) -> dict[str, int]:

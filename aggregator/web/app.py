@@ -20,11 +20,21 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from aggregator.domain import Config, District, FeedHealth, Okrug, Story, StoryQuery
+from aggregator import dedupe
+from aggregator.domain import (
+    Config,
+    District,
+    FeedHealth,
+    Okrug,
+    Story,
+    StoryMember,
+    StoryQuery,
+)
 from aggregator.errors import StorageError
 from aggregator.render import render_atom, render_rss
 from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
 from aggregator.web.feeds import FeedSpec, all_spec, area_spec, labels, split_name, topic_spec
+from aggregator.web.story import StoryPage
 
 HERE = Path(__file__).parent
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -42,6 +52,10 @@ class StoryStore(Protocol):
     def stories(self, query: StoryQuery) -> list[Story]: ...
 
     def feed_health(self) -> list[FeedHealth]: ...
+
+    def story(self, story_id: int) -> Story | None: ...
+
+    def story_members(self, story_id: int) -> list[StoryMember]: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,16 @@ def create_app(config: Config, storage: StoryStore) -> Starlette:
         Route("/feeds/district/{name}", site.area_feed),
         Route("/feeds/topic/{name}", site.topic_feed),
         Route("/feeds/{name}", site.all_feed),
+        Route(
+            "/story/{story_id:int}",
+            StoryPage(
+                storage,
+                site.templates,
+                site.labels,
+                dedupe.thresholds(config.service.dedupe),
+                site.public_url,
+            ).page,
+        ),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: site.page_not_found})
