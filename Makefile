@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run demo test lint unit integration clean
+.PHONY: run demo test lint unit integration clean eval-dedupe bench-dedupe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# Pairwise precision, recall and F1 of near-duplicate stories on the held-out half, with the
+# confusions; SPLIT=tune|all for the other halves.
+eval-dedupe: $(STAMP)
+	$(BIN)/python -m aggregator.devtools.eval_dedupe --split $(or $(SPLIT),heldout)
+
+# Ingest cost per item with 10,000 and 200,000 stories stored; PG=URL adds PostgreSQL.
+bench-dedupe: $(STAMP)
+	$(BIN)/python bench/bench_dedupe.py $(if $(PG),--postgres $(PG))
 
 clean:
 	rm -rf $(VENV) data/*.db .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,7 @@ from aggregator.domain import (
     FeedHealth,
     FeedOutcome,
     FeedState,
+    ItemFeatures,
     Source,
     Story,
     StoryMember,
@@ -31,8 +32,8 @@ from aggregator.domain import (
     UpdatePlan,
 )
 from aggregator.errors import StorageError
+from aggregator.storage import bulk, near, reads, writes
 from aggregator.storage import engine as engines
-from aggregator.storage import near, reads, writes
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked
 
@@ -343,6 +344,15 @@ class Storage:
         with self._read() as conn:
             found = reads.load_stories(conn, [story_id])
         return found[0] if found else None
+
+    @_guarded
+    def bulk_load_stories(
+        self, feed_id: int, loaded: Sequence[tuple[Entry, ItemFeatures]], now: datetime
+    ) -> int:
+        """Store each entry as a one-item story with its features, in one transaction (for
+        benchmarks and imports; no deduplication)."""
+        with self._write() as conn:
+            return bulk.load_stories(conn, feed_id, loaded, now)
 
     @_guarded
     def story_members(self, story_id: int) -> list[StoryMember]:
