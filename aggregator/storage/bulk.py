@@ -38,14 +38,28 @@ def load_stories(
     ]
     insert_items = sa.insert(items).returning(items.c.id, sort_by_parameter_order=True)
     item_ids = list(conn.execute(insert_items, item_rows).scalars())
-    conn.execute(
-        sa.insert(item_features),
-        [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)],
-    )
+    feature_rows = [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)]
     band_rows = [
         {"band_key": key, "story_id": story_id, "published_at": entry.published}
         for (entry, stored), story_id in zip(loaded, story_ids, strict=True)
         for key in stored.band_keys
     ]
-    conn.execute(sa.insert(story_bands), band_rows)
+    _insert_many(conn, item_features, feature_rows)
+    _insert_many(conn, story_bands, band_rows)
     return len(story_ids)
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
+    """Insert plain rows; PostgreSQL gets COPY, ten times faster for the band table's millions."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
