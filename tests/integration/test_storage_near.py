@@ -226,3 +226,18 @@ def wait_for_lock_waiter(url: str, deadline_s: float = 20.0) -> None:
         pytest.fail("the second worker never waited for the story lock")
     finally:
         engine.dispose()
+
+
+def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage) -> None:
+    loaded = [
+        entry("b1", *METRO, NOW - timedelta(hours=1)),
+        entry(
+            "b2", "Парковка в центре будет бесплатной 4 ноября", "В праздник парковка бесплатна."
+        ),
+    ]
+    pairs = [(e, dedupe.entry_features(e)) for e in loaded]
+    assert storage.bulk_load_stories(M24, pairs, NOW) == 2
+    assert rows(storage, "story_bands") == sum(len(f.band_keys) for _, f in pairs)
+    result = ingest(storage, UVAO, [entry("u1", *METRO_REPRINT)])
+    assert result == ApplyResult(new_items=1, new_stories=0)
+    assert storage.counts() == {"feeds": 3, "items": 3, "stories": 2}
