@@ -19,6 +19,7 @@ from aggregator.domain import (
     ChangedItem,
     DedupeSettings,
     Entry,
+    ExistingItem,
     ItemFeatures,
     NewItem,
     UpdatePlan,
@@ -67,6 +68,15 @@ def entry_features(entry: Entry) -> ItemFeatures:
         numbers=tuple(sorted(found.numbers)),
         band_keys=tuple(similarity.band_keys(found.signature)),
     )
+
+
+def fresh_entries(entries: Sequence[Entry], stored: Mapping[str, ExistingItem]) -> list[Entry]:
+    """The entries that are new or changed: only they need features (MinHash costs ~1 ms)."""
+    return [
+        entry
+        for entry in entries
+        if (known := stored.get(entry.key)) is None or known.content_hash != entry.content_hash
+    ]
 
 
 def decode(stored: ItemFeatures) -> Features:

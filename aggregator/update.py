@@ -142,7 +142,9 @@ class Updater:
         parsed = parse_feed(response.content, response.headers, response.url)
         entries = normalize_entries(parsed, response.url, now)
         areas = self.config.source_areas(feed.district)
-        features = {entry.key: dedupe.entry_features(entry) for entry in entries}
+        stored = self.storage.candidates(feed.feed_id, entries).items
+        fresh = dedupe.fresh_entries(entries, stored)
+        features = {entry.key: dedupe.entry_features(entry) for entry in fresh}
         limits = dedupe.thresholds(self.config.service.dedupe)
         applied = self.storage.ingest(
             feed.feed_id,

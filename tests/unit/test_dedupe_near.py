@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aggregator.dedupe import entry_features, plan, thresholds
-from aggregator.domain import Candidates, DedupeSettings, Entry, NearCandidate, UpdatePlan
+from aggregator.dedupe import entry_features, fresh_entries, plan, thresholds
+from aggregator.domain import (
+    Candidates,
+    DedupeSettings,
+    Entry,
+    ExistingItem,
+    NearCandidate,
+    UpdatePlan,
+)
 from aggregator.identity import fingerprint
 from aggregator.similarity import Thresholds
 
@@ -135,3 +142,9 @@ def test_thresholds_follow_the_settings() -> None:
     limits = thresholds(settings)
     assert (limits.min_score, limits.number_veto, limits.window) == (0.55, False, timedelta(3))
     assert thresholds(DedupeSettings()) == Thresholds()
+
+
+def test_only_new_and_changed_entries_need_features() -> None:
+    same, changed, new = (entry(k, METRO_TITLE, METRO_LEAD) for k in ("a", "b", "c"))
+    stored = {"a": ExistingItem(1, 1, same.content_hash), "b": ExistingItem(2, 2, "old")}
+    assert [e.key for e in fresh_entries([same, changed, new], stored)] == ["b", "c"]
