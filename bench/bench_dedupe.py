@@ -3,7 +3,9 @@
 Usage: ``python bench/bench_dedupe.py [--small 10000] [--large 200000] [--items 600]
 [--postgres URL]``. Stored stories arrive at a constant rate (``--per-day``) going back in
 time, so a larger store is a longer history; the 7-day window holds the same number of stories
-either way. Each measured batch is ingested the way the Updater does it (features, candidates
+either way. Stored texts cycle through ``--texts`` distinct ones (20 days' worth), so
+old copies share band keys with recent stories and the window has to skip them. Each measured
+batch is ingested the way the Updater does it (features, candidates
 by band keys in one locked transaction, verification, apply); a third of the incoming items
 are reprints of stored stories in the window. Texts are random draws from the words of the
 labelled dedupe set. Prints per-item cost and items/s for SQLite (and PostgreSQL with
@@ -81,14 +83,17 @@ def _features(batch: list[Entry]) -> list[ItemFeatures]:
     return [dedupe.entry_features(e) for e in batch]
 
 
-def stored_stories(count: int, start: int, per_day: int, seed: int) -> list[Entry]:
-    """`count` stories numbered from `start`, the newest at NOW, one every 1/per_day days."""
+def stored_stories(count: int, per_day: int, texts: int, seed: int) -> list[Entry]:
+    """`count` stories, the newest at NOW, one every 1/per_day days, their texts cycling
+    through `texts` distinct ones: a text recurs every texts/per_day days, always outside the
+    window, so band keys have long histories that the window must skip."""
     rng = random.Random(seed)
     words = _vocabulary()
     step = timedelta(days=1) / per_day
+    pool = [make_entry(rng, words, "t", NOW) for _ in range(min(texts, count))]
     return [
-        make_entry(rng, words, f"s{n}", NOW - timedelta(hours=6) - step * n)
-        for n in range(start, start + count)
+        entry(f"s{n}", pool[n % len(pool)].title, pool[n % len(pool)].summary, NOW - step * n)
+        for n in range(count)
     ]
 
 
@@ -101,7 +106,7 @@ def incoming(stored: Sequence[Entry], count: int, seed: int) -> list[Entry]:
     """New items: every third a reprint of a stored story from the last days, others new."""
     rng = random.Random(seed)
     words = _vocabulary()
-    recent = [e for e in stored if e.published >= NOW - timedelta(days=5)]
+    recent = [e for e in stored[:5000] if e.published >= NOW - timedelta(days=5)]
     result = []
     for n in range(count):
         key = f"in{seed}-{n}"
@@ -198,16 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=600, help="incoming items per run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--per-day", type=int, default=1_000, help="stored stories per day")
+    parser.add_argument("--texts", type=int, default=20_000, help="distinct stored texts")
     parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--workers", type=int, default=None, help="processes for features")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    stored = stored_stories(args.large, 0, args.per_day, seed=1)
+    if args.texts < args.per_day * 10:
+        parser.error("--texts must cover more than the window: at least 10 days of stories")
+    stored = stored_stories(args.large, args.per_day, args.texts, seed=1)
+    distinct = stored[: args.texts]
     with multiprocessing.Pool(args.workers) as pool:
-        features = with_features(stored, pool)
-    print(f"features of {len(stored):,} stored stories in {time.perf_counter() - start:.1f} s")
+        computed = with_features(distinct, pool)
+    features = [computed[n % len(computed)] for n in range(len(stored))]
+    print(f"features of {len(distinct):,} texts in {time.perf_counter() - start:.1f} s")
     pairs = list(zip(stored, features, strict=True))
     small, extra = pairs[: args.small], pairs[args.small :]
     results = {}
