@@ -16,9 +16,11 @@ from typing import TextIO
 
 import uvicorn
 
-from aggregator import dedupe, explain
+from aggregator import dedupe, explain, probe
 from aggregator.config import load_config
-from aggregator.domain import Config
+from aggregator.domain import CITY, Config, Source
+from aggregator.fetch import Fetcher
+from aggregator.htmlsource import DISTRICT_PRESS
 from aggregator.scheduler import UpdateScheduler
 from aggregator.storage import Storage
 from aggregator.update import CycleSummary, ProgressCallback, Updater
@@ -80,6 +82,39 @@ def fetch_once(
     with open_service(config_path, db_url) as (config, storage):
         feeds = storage.enabled_feeds()
         return asyncio.run(Updater(config, storage).run(feeds, utc_now(), progress))
+
+
+def discover_site(
+    config_path: Path, url: str
+) -> tuple[list[probe.Candidate], probe.ProbeReport | None]:
+    """The feeds found for a site; without any, how the page reads with the district preset."""
+    config = load_config(config_path)
+
+    async def look() -> tuple[list[probe.Candidate], probe.ProbeReport | None]:
+        async with Fetcher(config.service) as fetcher:
+            found = await probe.discover(fetcher, url)
+            if found:
+                return found, None
+            page = Source(url, "", CITY, kind="html", preset=DISTRICT_PRESS)
+            return found, await probe.probe_source(fetcher, page, utc_now())
+
+    return asyncio.run(look())
+
+
+def probe_configured(config_path: Path, which: str = "enabled") -> list[probe.ProbeReport]:
+    """Fetch the configured sources once (`enabled`, `disabled` or `all`) and report on each."""
+    config = load_config(config_path)
+    sources = [
+        s
+        for s in config.sources
+        if which == "all" or (s.enabled if which == "enabled" else not s.enabled)
+    ]
+
+    async def run() -> list[probe.ProbeReport]:
+        async with Fetcher(config.service) as fetcher:
+            return await probe.probe_sources(fetcher, sources, utc_now())
+
+    return asyncio.run(run())
 
 
 def count_enabled_feeds(config_path: Path) -> int:

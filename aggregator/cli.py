@@ -85,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     export_stories.add_argument("--output", metavar="FILE", help="write here, not to stdout")
     export_stories.set_defaults(handler=_export_stories)
 
+    discover = commands.add_parser("discover", parents=[common], help="find a site's feeds")
+    discover.add_argument("url", help="a page of the site, or a feed URL")
+    discover.add_argument("--add", action="store_true", help="append the first find to feeds.yaml")
+    discover.add_argument("--district", help="with --add: district or okrug slug, or city")
+    discover.add_argument("--title", help="with --add: the outlet's name (default: feed title)")
+    discover.set_defaults(handler=_discover)
+
+    probe = commands.add_parser("probe", parents=[common], help="fetch configured sources once")
+    which = probe.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="enabled and disabled sources")
+    which.add_argument("--disabled", action="store_true", help="only the disabled sources")
+    probe.set_defaults(handler=_probe)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
@@ -129,6 +142,19 @@ def _check_config(args: argparse.Namespace) -> int:
         raise ConfigError(issues)
     print(summary(config))
     return EXIT_OK
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from aggregator.sitecommands import discover_command
+
+    return discover_command(app.config_dir(args.config), args.url, args)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from aggregator.sitecommands import probe_command
+
+    which = "all" if args.all else "disabled" if args.disabled else "enabled"
+    return probe_command(app.config_dir(args.config), which)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

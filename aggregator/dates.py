@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-__all__ = ["MOSCOW", "feedparser_date_handler", "parse_date"]
+__all__ = ["MOSCOW", "feedparser_date_handler", "parse_date", "search_date"]
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -117,6 +117,17 @@ def parse_date(text: str, *, now: datetime | None = None) -> datetime | None:
         found = parser(cleaned, now)
         if found is not None:
             return found
+    return None
+
+
+def search_date(text: str, *, now: datetime | None = None) -> datetime | None:
+    """The first Russian or numeric date inside a longer text, such as a page's dateline."""
+    cleaned = " ".join(text.replace("\xa0", " ").split()).lower().replace("ё", "е")
+    for pattern in (_RU_RE, _NUMERIC_RE):
+        for match in pattern.finditer(cleaned):
+            found = parse_date(match.group(0), now=now)
+            if found is not None:
+                return found
     return None
 
 

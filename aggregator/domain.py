@@ -40,14 +40,41 @@ class Okrug:
 
 
 @dataclass(frozen=True)
+class HtmlSelectors:
+    """CSS selectors of an HTML list page: `item` finds each item, the others search inside it.
+
+    `link` defaults to the first link in the title, else in the item; `date` reads a `datetime`
+    attribute if the element has one, else its text.
+    """
+
+    item: str
+    title: str
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    image: str | None = None
+
+
+SourceKind = Literal["feed", "html"]
+
+
+@dataclass(frozen=True)
 class Source:
-    """A configured feed: `district` is a district slug, an okrug slug or CITY."""
+    """A configured feed: `district` is a district slug, an okrug slug or CITY.
+
+    An `html` source is a news list page read with `selectors` or a named `preset`;
+    `full_text` fetches each new item's page and extracts the article body.
+    """
 
     url: str
     title: str
     district: str
     refresh: timedelta | None = None
     enabled: bool = True
+    kind: SourceKind = "feed"
+    selectors: HtmlSelectors | None = None
+    preset: str | None = None
+    full_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,8 @@ class FeedState:
     title: str = ""
     district: str = CITY
     refresh: timedelta | None = None
+    source_url: str = ""
+    """The URL as configured (`url` follows permanent redirects); it finds the feed's Source."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import nh3
 from aggregator.domain import Entry, ParsedEntry, ParsedFeed
 from aggregator.identity import content_hash, entry_key, fingerprint
 
-__all__ = ["canonical_url", "normalize_entries", "plain_text", "sanitize_html"]
+__all__ = ["canonical_url", "display_url", "normalize_entries", "plain_text", "sanitize_html"]
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
 """A date further ahead than this is a publisher's clock or time zone error: it becomes `now`."""
@@ -246,6 +246,24 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
 def _encode(text: str, safe: str) -> str:
     """Percent-encode what is not `safe` and uppercase existing escapes, for one spelling."""
     return _ESCAPE.sub(lambda m: m.group(0).upper(), quote(text, safe=safe))
+
+
+def display_url(url: str) -> str:
+    """The URL with a punycode host shown in Unicode; anything else exactly as given."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return url
+    if not host or "xn--" not in host.lower():
+        return url
+    unicode_host = _unicode_host(host)
+    if unicode_host is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    host_port = netloc[2]
+    port = host_port[len(host) :] if host_port.lower().startswith(host.lower()) else ""
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}{netloc[1]}{unicode_host}{port}"))
 
 
 def _unicode_host(host: str) -> str | None:

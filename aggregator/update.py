@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aggregator import dedupe, polling
+from aggregator import dedupe, fulltext, polling
 from aggregator.classify import compile_topics
 from aggregator.domain import (
     ApplyResult,
@@ -24,9 +24,12 @@ from aggregator.domain import (
     FeedState,
     FetchResult,
     NotModified,
+    ParsedFeed,
+    Source,
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError
 from aggregator.fetch import Fetcher
+from aggregator.htmlsource import parse_html_source
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
 from aggregator.storage import Storage
@@ -86,6 +89,7 @@ class Updater:
         self.config = config
         self.storage = storage
         self._topics = compile_topics(config.topics)
+        self._sources = {source.url: source for source in config.sources}
 
     async def run_due(self, now: datetime) -> CycleSummary:
         """Update the feeds whose next fetch time has come."""
@@ -126,20 +130,63 @@ class Updater:
         except FetchError as exc:
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         try:
-            return await loop.run_in_executor(ingest, self._ingest, feed, response, now)
+            parsed = None
+            source = self._source(feed)
+            if source.full_text and isinstance(response, FetchResult):
+                parsed = await self._with_full_text(fetcher, ingest, feed, response, now)
+            return await loop.run_in_executor(ingest, self._ingest, feed, response, now, parsed)
         except AggregatorError as exc:
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc)
 
+    def _source(self, feed: FeedState) -> Source:
+        """The configured source of a stored feed; a feed unknown to the config is a feed."""
+        found = self._sources.get(feed.source_url) or self._sources.get(feed.url)
+        return found or Source(feed.url, feed.title, feed.district)
+
+    def _parse(self, feed: FeedState, response: FetchResult, now: datetime) -> ParsedFeed:
+        source = self._source(feed)
+        if source.kind == "html":
+            return parse_html_source(response.content, response.headers, response.url, source, now)
+        return parse_feed(response.content, response.headers, response.url)
+
+    async def _with_full_text(
+        self,
+        fetcher: Fetcher,
+        ingest: ThreadPoolExecutor,
+        feed: FeedState,
+        response: FetchResult,
+        now: datetime,
+    ) -> ParsedFeed:
+        """The entries not stored yet, each with the extracted body of its page."""
+        loop = asyncio.get_running_loop()
+        parsed = await loop.run_in_executor(ingest, self._parse, feed, response, now)
+        links = await loop.run_in_executor(ingest, self._new_links, feed, parsed, response.url, now)
+        bodies = await fulltext.fetch_bodies(fetcher, links)
+        return fulltext.with_bodies(parsed, response.url, set(links), bodies)
+
+    def _new_links(self, feed: FeedState, parsed: ParsedFeed, url: str, now: datetime) -> list[str]:
+        entries = normalize_entries(parsed, url, now)
+        stored = self.storage.candidates(feed.feed_id, entries).items
+        return [e.link for e in entries if e.link is not None and e.key not in stored]
+
     def _ingest(
-        self, feed: FeedState, response: FetchResult | NotModified, now: datetime
+        self,
+        feed: FeedState,
+        response: FetchResult | NotModified,
+        now: datetime,
+        parsed: ParsedFeed | None = None,
     ) -> FeedReport:
         if isinstance(response, NotModified):
-            self.storage.record_outcome(self._outcome(feed, now, ok=True, status=304))
+            outcome = self._outcome(
+                feed, now, ok=True, status=304, new_url=response.permanent_redirect
+            )
+            self.storage.record_outcome(outcome)
             return FeedReport(feed, "not_modified")
-        parsed = parse_feed(response.content, response.headers, response.url)
+        if parsed is None:
+            parsed = self._parse(feed, response, now)
         entries = normalize_entries(parsed, response.url, now)
         areas = self.config.source_areas(feed.district)
         stored = self.storage.candidates(feed.feed_id, entries).items

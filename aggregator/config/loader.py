@@ -26,12 +26,14 @@ from aggregator.domain import (
     Config,
     DedupeSettings,
     District,
+    HtmlSelectors,
     Okrug,
     ServiceSettings,
     Source,
     Topic,
 )
 from aggregator.errors import ConfigError, ConfigIssue
+from aggregator.normalize import display_url
 
 Model = TypeVar("Model", bound=BaseModel)
 Loaded = tuple[YamlSource, Model | None]
@@ -246,7 +248,7 @@ def _build(
         ]
         members = tuple(d.slug for d in o.districts) + tuple(s.slug for s in o.settlements)
         okrugs.append(Okrug(o.slug, o.name, o.abbr, o.short_name, members))
-    sources = tuple(Source(f.url, f.title, f.district, f.refresh, f.enabled) for f in feeds)
+    sources = tuple(_source(f) for f in feeds)
     topic_list = tuple(Topic(t.slug, t.name, tuple(t.keywords)) for t in topics)
     settings = _service_settings(service) if service else ServiceSettings()
     return Config(tuple(okrugs), tuple(areas), sources, topic_list, settings)
@@ -257,3 +259,19 @@ def _service_settings(service: ServiceFile) -> ServiceSettings:
     if service.dedupe is not None:
         values["dedupe"] = DedupeSettings(**service.dedupe.model_dump(exclude_none=True))
     return ServiceSettings(**values)
+
+
+def _source(feed: FeedModel) -> Source:
+    """A configured source; a punycode host is kept in its Unicode form, as people read it."""
+    selectors = HtmlSelectors(**feed.selectors.model_dump()) if feed.selectors else None
+    return Source(
+        display_url(feed.url),
+        feed.title,
+        feed.district,
+        feed.refresh,
+        feed.enabled,
+        kind=feed.kind,
+        selectors=selectors,
+        preset=feed.preset,
+        full_text=feed.full_text,
+    )

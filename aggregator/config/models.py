@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from aggregator.htmlsource import PRESETS, selector_problem
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 MIN_REFRESH = timedelta(minutes=1)
@@ -49,6 +44,19 @@ def _slug(value: str) -> str:
     return value
 
 
+def _css(value: str) -> str:
+    problem = selector_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _preset(value: str) -> str:
+    if value not in PRESETS:
+        raise ValueError(f"unknown preset {value!r} (known: {', '.join(sorted(PRESETS))})")
+    return value
+
+
 def _url_check(schemes: str) -> Callable[[str], str]:
     pattern = re.compile(rf"^(?i:{schemes})\S+$")
 
@@ -65,6 +73,7 @@ RefreshInterval = Annotated[Duration, AfterValidator(_within_refresh_bounds)]
 Slug = Annotated[str, AfterValidator(_slug)]
 FeedUrl = Annotated[str, AfterValidator(_url_check("https?://"))]
 Text = Annotated[str, Field(min_length=1)]
+Css = Annotated[str, Field(min_length=1), AfterValidator(_css)]
 
 
 class Strict(BaseModel):
@@ -95,12 +104,33 @@ class DistrictsFile(Strict):
     okrugs: list[OkrugModel]
 
 
+class SelectorsModel(Strict):
+    item: Css
+    title: Css
+    link: Css | None = None
+    date: Css | None = None
+    summary: Css | None = None
+    image: Css | None = None
+
+
 class FeedModel(Strict):
     url: FeedUrl
     title: Text
     district: Slug
     refresh: RefreshInterval | None = None
     enabled: bool = True
+    kind: Literal["feed", "html"] = "feed"
+    selectors: SelectorsModel | None = None
+    preset: Annotated[str, AfterValidator(_preset)] | None = None
+    full_text: bool = False
+
+    @model_validator(mode="after")
+    def _kind_settings(self) -> FeedModel:
+        if self.kind == "html" and (self.selectors is None) == (self.preset is None):
+            raise ValueError("an html source needs either `selectors` or `preset` (not both)")
+        if self.kind == "feed" and (self.selectors is not None or self.preset is not None):
+            raise ValueError("`selectors` and `preset` need `kind: html`")
+        return self
 
 
 class FeedsFile(Strict):

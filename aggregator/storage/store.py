@@ -79,6 +79,7 @@ def _feed_state(row: Any) -> FeedState:
         title=row.title,
         district=row.district,
         refresh=refresh,
+        source_url=row.source_url,
     )
 
 

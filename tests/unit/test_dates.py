@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.dates import feedparser_date_handler, parse_date
+from aggregator.dates import feedparser_date_handler, parse_date, search_date
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
 
@@ -74,6 +74,32 @@ CASES: list[tuple[str, datetime | None]] = [
     ("7\xa0ноября\xa02024", utc(2024, 11, 6, 21, 0)),
     ("12 Май 2023 в 08:00", utc(2023, 5, 12, 5, 0)),
     ("01 мар 2012 в 12:00", utc(2012, 3, 1, 8, 0)),  # Moscow was UTC+4 in 2011-2014
+    # the network's three-letter months, every month of the year
+    ("15 Янв 2024 в 10:00", utc(2024, 1, 15, 7, 0)),
+    ("15 Мар 2024 в 10:00", utc(2024, 3, 15, 7, 0)),
+    ("15 Июн 2024 в 10:00", utc(2024, 6, 15, 7, 0)),
+    ("15 Авг 2024 в 10:00", utc(2024, 8, 15, 7, 0)),
+    ("15 Сен 2024 в 10:00", utc(2024, 9, 15, 7, 0)),
+    ("16 Окт 2025 в 13:33", utc(2025, 10, 16, 10, 33)),
+    ("15 Ноя 2024 в 10:00", utc(2024, 11, 15, 7, 0)),
+    ("31 Дек 2023 в 23:59", utc(2023, 12, 31, 20, 59)),  # a UTC date one day earlier
+    ("01 Янв 2024 в 00:10", utc(2023, 12, 31, 21, 10)),  # and a year earlier
+    # May written in full, genitive, in every case
+    ("1 мая 2021 в 09:00", utc(2021, 5, 1, 6, 0)),
+    ("31 МАЯ 2024 в 18:45", utc(2024, 5, 31, 15, 45)),
+    ("09 Мая 2022 в 10:00", utc(2022, 5, 9, 7, 0)),
+    # genitive months with a comma before the year, and the odd spellings
+    ("12 февраля, 2019", utc(2019, 2, 11, 21, 0)),
+    ("1 сентября, 2023", utc(2023, 8, 31, 21, 0)),
+    ("8 августа, 2017 в 14:20", utc(2017, 8, 8, 11, 20)),
+    ("3 июля 2020 г. 18:05", utc(2020, 7, 3, 15, 5)),
+    ("10 апр. 2024 г.", utc(2024, 4, 9, 21, 0)),
+    ("01/06/2020", utc(2020, 5, 31, 21, 0)),
+    ("01.01.2024", utc(2023, 12, 31, 21, 0)),
+    ("29.02.2024", utc(2024, 2, 28, 21, 0)),  # a leap day
+    ("29.02.2023", None),
+    ("32 мая 2022 в 10:00", None),
+    ("04 мая 2022 в 15:60", None),
     # invalid or unknown
     ("31 Feb 2024 10:00:00 +0300", None),
     ("31 февраля 2024", None),
@@ -135,3 +161,20 @@ def test_feedparser_date_handler(text: str, expected: tuple[int, ...] | None) ->
     else:
         assert isinstance(result, time.struct_time)
         assert tuple(result)[:6] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Опубликовано 04 мая 2022 в 15:24 | Текст: Юго-Восточный Курьер", utc(2022, 5, 4, 12, 24)),
+        ("Опубликовано: 06 Дек 2023 в 16:13", utc(2023, 12, 6, 13, 13)),
+        ("обновлено 19.04.2024 10:30", utc(2024, 4, 19, 7, 30)),
+        ("Дата: 3 июня, 2016", utc(2016, 6, 2, 21, 0)),
+        ("в 30 сентября, 10:00 начнётся", utc(2025, 9, 30, 7, 0)),  # year from `now`
+        ("31 февраля 2024, а потом 1 марта 2024", utc(2024, 2, 29, 21, 0)),  # the first valid
+        ("Фото: Анна Смирнова", None),
+        ("", None),
+    ],
+)
+def test_search_date_finds_a_date_inside_text(text: str, expected: datetime | None) -> None:
+    assert search_date(text, now=NOW) == expected
