@@ -6,6 +6,7 @@ This is the only module that reads the environment and the real clock.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -16,10 +17,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import uvicorn
 
-from aggregator import probe
+from aggregator import dedupe, merge_explain, probe
 from aggregator.classify import compile_topics
 from aggregator.config import load_config
 from aggregator.domain import CITY, DEFAULT_PUBLIC_URL, Config, Source
@@ -232,6 +234,32 @@ def reclassify_stories(
     with open_service(config_path, db_url) as (config, storage):
         since = None if within is None else utc_now() - within
         return reclassify(config, storage, since, progress)
+
+
+def show_story(config_path: Path, db_url: str, story_id: int) -> str | None:
+    """A story with its members and their similarity to the lead item, or None if unknown."""
+    with open_service(config_path, db_url) as (config, storage):
+        story = storage.story(story_id)
+        if story is None:
+            return None
+        members = storage.story_members(story_id)
+    limits = dedupe.thresholds(config.service.dedupe)
+    return merge_explain.describe(story, members, merge_explain.similarities(members, limits))
+
+
+def export_stories(config_path: Path, db_url: str, since: datetime | None, out: TextIO) -> int:
+    """Write every story first seen since `since` as JSON Lines to `out`; return the count."""
+    with open_service(config_path, db_url) as (config, storage):
+        limits = dedupe.thresholds(config.service.dedupe)
+        districts = frozenset(d.slug for d in config.districts)
+        count = 0
+        for story in storage.stories_since(since):
+            members = storage.story_members(story.id)
+            scores = merge_explain.similarities(members, limits)
+            line = merge_explain.record(story, members, scores, districts)
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            count += 1
+    return count
 
 
 OUTPUT_VERSION_TTL = 1.0

@@ -114,6 +114,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     reclassify.add_argument("--no-progress", action="store_true", help="no progress bar")
     reclassify.set_defaults(handler=_reclassify)
+    story = commands.add_parser(
+        "story", parents=[common], help="show a story, its members and why they were merged"
+    )
+    story.add_argument("story_id", type=int, metavar="ID")
+    story.set_defaults(handler=_story)
+
+    export = commands.add_parser("export", help="export data")
+    export_commands = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    export_stories = export_commands.add_parser(
+        "stories", parents=[common], help="stories with their members as JSON Lines"
+    )
+    export_stories.add_argument(
+        "--since", metavar="DATE", help="first seen on or after DATE (Moscow time), e.g. 2026-11-01"
+    )
+    export_stories.add_argument("--output", metavar="FILE", help="write here, not to stdout")
+    export_stories.set_defaults(handler=_export_stories)
 
     discover = commands.add_parser("discover", parents=[common], help="find a site's feeds")
     discover.add_argument("url", help="a page of the site, or a feed URL")
@@ -264,4 +280,31 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     url = app.database_url()
     app.upgrade_database(url)
     print(f"database is up to date: {url}")
+    return EXIT_OK
+
+
+def _story(args: argparse.Namespace) -> int:
+    text = app.show_story(app.config_dir(args.config), app.database_url(), args.story_id)
+    if text is None:
+        print(f"no story with id {args.story_id}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(text)
+    return EXIT_OK
+
+
+def _export_stories(args: argparse.Namespace) -> int:
+    from aggregator.merge_explain import parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    config_path, url = app.config_dir(args.config), app.database_url()
+    if args.output is None:
+        count = app.export_stories(config_path, url, since, sys.stdout)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            count = app.export_stories(config_path, url, since, out)
+    print(f"exported {count} stories", file=sys.stderr)
     return EXIT_OK

@@ -1,17 +1,31 @@
-"""The join-or-new-story decider for exact duplicates: entries and stored candidates in, a plan out.
+"""The join-or-new-story decider: entries and stored candidates in, a plan out.
 
-An entry already stored under its key in this feed is unchanged or changed; a new entry joins
+An entry already stored under its key in this feed is unchanged or changed. A new entry joins
 the story of an item with the same canonical link or the same content fingerprint, from any
-feed; otherwise it starts a story of its own. Entries of one batch that match each other share
-one new story. Near-duplicate matching (MinHash) is a later layer on the same plan shape.
+feed; failing that, the story of its most similar verified near-duplicate (a stored item or an
+earlier entry of the batch sharing an LSH band key, within the time window), mirroring
+`similarity.cluster`; otherwise it starts a story of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from aggregator.domain import Candidates, ChangedItem, Entry, NewItem, UpdatePlan
+from aggregator import similarity
+from aggregator.domain import (
+    Candidates,
+    ChangedItem,
+    DedupeSettings,
+    Entry,
+    ExistingItem,
+    ItemFeatures,
+    NewItem,
+    UpdatePlan,
+)
 from aggregator.identity import story_key
+from aggregator.similarity import Features, Signature, Thresholds
 
 TopicsOf = Callable[[Entry], tuple[str, ...]]
 AreasOf = Callable[[Entry], tuple[str, ...]]
@@ -21,22 +35,131 @@ def _no_mentions(entry: Entry) -> tuple[str, ...]:
     return ()
 
 
+@dataclass(frozen=True)
+class Target:
+    """The story an item goes to: a stored story's id, or the key of a story new in this plan."""
+
+    story_id: int | None
+    new_key: str | None
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    target: Target
+    published: datetime
+    features: Features
+
+
+def thresholds(settings: DedupeSettings) -> Thresholds:
+    """The similarity thresholds of the configured dedupe settings."""
+    return Thresholds(
+        min_score=settings.min_score,
+        min_containment=settings.min_containment,
+        containment_weight=settings.containment_weight,
+        jaccard_weight=settings.jaccard_weight,
+        title_weight=settings.title_weight,
+        number_veto=settings.number_veto,
+        window=settings.window,
+    )
+
+
+def entry_features(entry: Entry) -> ItemFeatures:
+    """The stored near-duplicate features of an entry, from its title and plain-text lead."""
+    found = similarity.features(entry.title, entry.summary)
+    return ItemFeatures(
+        signature=found.signature.to_bytes(),
+        shingles=found.shingles_bytes(),
+        title_stems=found.title_stems,
+        numbers=tuple(sorted(found.numbers)),
+        band_keys=tuple(similarity.band_keys(found.signature)),
+    )
+
+
+def fresh_entries(entries: Sequence[Entry], stored: Mapping[str, ExistingItem]) -> list[Entry]:
+    """The entries that are new or changed: only they need features (MinHash costs ~1 ms)."""
+    return [
+        entry
+        for entry in entries
+        if (known := stored.get(entry.key)) is None or known.content_hash != entry.content_hash
+    ]
+
+
+def decode(stored: ItemFeatures) -> Features:
+    """Stored features back as `similarity.Features`."""
+    return Features(
+        signature=Signature.from_bytes(stored.signature),
+        shingles=Features.shingles_from_bytes(stored.shingles),
+        title_stems=stored.title_stems,
+        numbers=frozenset(stored.numbers),
+    )
+
+
+def band_keys_of(stored: ItemFeatures) -> tuple[str, ...]:
+    """The item's LSH band keys: as given, or recomputed from the signature."""
+    if stored.band_keys:
+        return stored.band_keys
+    return tuple(similarity.band_keys(Signature.from_bytes(stored.signature)))
+
+
+class _NearIndex:
+    """Items by LSH band key, as `similarity.cluster` keeps them, with the story each belongs to."""
+
+    def __init__(self, limits: Thresholds) -> None:
+        self.limits = limits
+        self._by_key: dict[str, list[_Indexed]] = {}
+
+    def add(self, keys: Sequence[str], indexed: _Indexed) -> None:
+        for key in keys:
+            self._by_key.setdefault(key, []).append(indexed)
+
+    def best(self, keys: Sequence[str], published: datetime, current: Features) -> Target | None:
+        """The target of the most similar verified candidate sharing a band key, if any."""
+        seen: set[int] = set()
+        best: Target | None = None
+        best_score = -1.0
+        for key in keys:
+            for item in self._by_key.get(key, ()):
+                if id(item) in seen:
+                    continue
+                seen.add(id(item))
+                if not similarity.within_window(published, item.published, self.limits.window):
+                    continue
+                if not similarity.is_duplicate(current, item.features, self.limits):
+                    continue
+                score = similarity.similarity(current, item.features, self.limits)
+                if score > best_score:
+                    best, best_score = item.target, score
+        return best
+
+
 def plan(
     entries: Sequence[Entry],
     candidates: Candidates,
     areas: tuple[str, ...],
     topics_of: TopicsOf,
     mentions_of: AreasOf = _no_mentions,
+    *,
+    features: Mapping[str, ItemFeatures] | None = None,
+    limits: Thresholds | None = None,
 ) -> UpdatePlan:
     """Decide, for each normalized entry of one feed, whether it is new, changed or unchanged.
 
     `areas` are the source's own areas; `mentions_of` gives the areas an entry's text names.
+    Near-duplicate matching runs when `features` (by entry key) are given; else exact only.
     """
+    near = _NearIndex(limits or Thresholds())
+    if features is not None:
+        for found in candidates.near:
+            indexed = _Indexed(
+                Target(found.story_id, None), found.published, decode(found.features)
+            )
+            near.add(band_keys_of(found.features), indexed)
     new_items: list[NewItem] = []
     changed: list[ChangedItem] = []
     unchanged = 0
-    batch_keys: dict[str, str] = {}
+    batch: dict[str, Target] = {}
     for entry in entries:
+        stored = features.get(entry.key) if features is not None else None
         existing = candidates.items.get(entry.key)
         if existing is not None:
             if existing.content_hash == entry.content_hash:
@@ -49,34 +172,51 @@ def plan(
                         entry,
                         topics_of(entry),
                         mentions_of(entry),
+                        stored,
                     )
                 )
             continue
-        story_id = _stored_story(entry, candidates)
-        new_key = None if story_id is not None else _batch_story_key(entry, batch_keys)
+        target = _exact_target(entry, candidates, batch)
+        decoded = decode(stored) if stored is not None else None
+        keys = band_keys_of(stored) if stored is not None else ()
+        if target is None and decoded is not None:
+            target = near.best(keys, entry.published, decoded)
+        if target is None:
+            target = Target(None, story_key(entry))
+        for marker in _markers(entry):
+            batch.setdefault(marker, target)
+        if decoded is not None:
+            near.add(keys, _Indexed(target, entry.published, decoded))
         new_items.append(
-            NewItem(entry, story_id, new_key, areas, topics_of(entry), mentions_of(entry))
+            NewItem(
+                entry,
+                target.story_id,
+                target.new_key,
+                areas,
+                topics_of(entry),
+                mentions_of(entry),
+                stored,
+            )
         )
     return UpdatePlan(tuple(new_items), tuple(changed), unchanged)
 
 
-def _stored_story(entry: Entry, candidates: Candidates) -> int | None:
+def _exact_target(
+    entry: Entry, candidates: Candidates, batch: Mapping[str, Target]
+) -> Target | None:
+    """A stored story with the same link or fingerprint, else an earlier entry's of this batch."""
     if entry.link is not None and entry.link in candidates.stories_by_link:
-        return candidates.stories_by_link[entry.link]
-    return candidates.stories_by_fingerprint.get(entry.fingerprint)
+        return Target(candidates.stories_by_link[entry.link], None)
+    if entry.fingerprint in candidates.stories_by_fingerprint:
+        return Target(candidates.stories_by_fingerprint[entry.fingerprint], None)
+    for marker in _markers(entry):
+        if marker in batch:
+            return batch[marker]
+    return None
 
 
-def _batch_story_key(entry: Entry, batch_keys: dict[str, str]) -> str:
-    """The key of the new story this entry starts, or shares with an earlier entry of the batch."""
+def _markers(entry: Entry) -> list[str]:
     markers = [f"fp:{entry.fingerprint}"]
     if entry.link is not None:
         markers.append(f"link:{entry.link}")
-    for marker in markers:
-        if marker in batch_keys:
-            key = batch_keys[marker]
-            break
-    else:
-        key = story_key(entry)
-    for marker in markers:
-        batch_keys.setdefault(marker, key)
-    return key
+    return markers

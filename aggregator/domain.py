@@ -97,6 +97,19 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 @dataclass(frozen=True)
+class DedupeSettings:
+    """Near-duplicate verification thresholds (`dedupe:` in service.yaml); defaults were tuned."""
+
+    min_score: float = 0.4
+    min_containment: float = 0.4
+    containment_weight: float = 0.5
+    jaccard_weight: float = 0.3
+    title_weight: float = 0.2
+    number_veto: bool = True
+    window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """Service-wide settings from `config/service.yaml`; every field has a sensible default."""
 
@@ -115,6 +128,7 @@ class ServiceSettings:
     max_interval: timedelta = timedelta(days=1)
     backoff_cap: timedelta = timedelta(hours=24)
     websub_hub: str | None = None
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
 
 
 @dataclass(frozen=True)
@@ -283,15 +297,39 @@ class ExistingItem:
 
 
 @dataclass(frozen=True)
+class ItemFeatures:
+    """An item's near-duplicate features as stored: encoded MinHash signature and shingle hashes,
+    title stems and the words with digits (see `aggregator.similarity.Features`)."""
+
+    signature: bytes
+    shingles: bytes
+    title_stems: tuple[str, ...]
+    numbers: tuple[str, ...]
+    band_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NearCandidate:
+    """A stored item of a story that shares an LSH band key with an incoming entry."""
+
+    story_id: int
+    item_id: int
+    published: datetime
+    features: ItemFeatures
+
+
+@dataclass(frozen=True)
 class Candidates:
     """What storage knows that the decider needs.
 
-    This feed's stored items by entry key, and stories of any feed by link and by fingerprint.
+    This feed's stored items by entry key, stories of any feed by link and by fingerprint, and
+    the items of stories found through shared LSH band keys within the time window.
     """
 
     items: Mapping[str, ExistingItem]
     stories_by_link: Mapping[str, int]
     stories_by_fingerprint: Mapping[str, int]
+    near: tuple[NearCandidate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,6 +343,7 @@ class NewItem:
     topics: tuple[str, ...]
     mentioned: tuple[str, ...] = ()
     """Areas the entry's text names (with their okrugs), stored with via 'mention'."""
+    features: ItemFeatures | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +355,7 @@ class ChangedItem:
     entry: Entry
     topics: tuple[str, ...]
     mentioned: tuple[str, ...] = ()
+    features: ItemFeatures | None = None
 
 
 @dataclass(frozen=True)
@@ -411,6 +451,21 @@ class Story:
     sources: tuple[StorySource, ...]
     areas: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """One item of a story, for explaining the merge: its outlet, text and stored features."""
+
+    item_id: int
+    outlet: str
+    feed_url: str
+    link: str | None
+    title: str
+    published: datetime
+    first_seen: datetime
+    features: ItemFeatures | None = None
 
 
 @dataclass(frozen=True)

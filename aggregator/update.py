@@ -361,16 +361,27 @@ class Updater:
             if parsed is None:
                 parsed = self._parse(feed, response, now)
             entries = normalize_entries(parsed, response.url, now)
-        candidates = self.storage.candidates(feed.feed_id, entries)
         areas = self.config.source_areas(feed.district)
-        update_plan = dedupe.plan(
+        stored = self.storage.candidates(feed.feed_id, entries).items
+        fresh = dedupe.fresh_entries(entries, stored)
+        features = {entry.key: dedupe.entry_features(entry) for entry in fresh}
+        limits = dedupe.thresholds(self.config.service.dedupe)
+        applied = self.storage.ingest(
+            feed.feed_id,
             entries,
-            candidates,
-            areas,
-            lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
-            lambda entry: self._gazetteer.areas(entry.title, entry.summary),
+            lambda candidates: dedupe.plan(
+                entries,
+                candidates,
+                areas,
+                lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
+                lambda entry: self._gazetteer.areas(entry.title, entry.summary),
+                features=features,
+                limits=limits,
+            ),
+            now,
+            band_keys={key: f.band_keys for key, f in features.items()},
+            window=limits.window,
         )
-        applied = self.storage.apply(feed.feed_id, update_plan, now)
         answer = polling.Response(
             response.status,
             ok=True,

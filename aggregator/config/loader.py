@@ -26,6 +26,7 @@ from aggregator.config.yamlsource import YamlSource, duplicate_keys, read_yaml
 from aggregator.domain import (
     CITY,
     Config,
+    DedupeSettings,
     District,
     HtmlSelectors,
     Okrug,
@@ -270,10 +271,15 @@ def _build(
         )
         for t in topics
     )
-    settings = (
-        ServiceSettings(**service.model_dump(exclude_none=True)) if service else ServiceSettings()
-    )
+    settings = _service_settings(service) if service else ServiceSettings()
     return Config(tuple(okrugs), tuple(areas), sources, topic_list, settings)
+
+
+def _service_settings(service: ServiceFile) -> ServiceSettings:
+    values = service.model_dump(exclude_none=True, exclude={"dedupe"})
+    if service.dedupe is not None:
+        values["dedupe"] = DedupeSettings(**service.dedupe.model_dump(exclude_none=True))
+    return ServiceSettings(**values)
 
 
 def _source(feed: FeedModel) -> Source:

@@ -171,6 +171,35 @@ class TopicsFile(Strict):
     topics: list[TopicModel]
 
 
+def _within_window_bounds(value: timedelta) -> timedelta:
+    if not timedelta(hours=1) <= value <= timedelta(days=90):
+        raise ValueError("the window must be between 1 hour and 90 days")
+    return value
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[float, Field(ge=0, le=10)]
+
+
+class DedupeModel(Strict):
+    """Near-duplicate thresholds; keys left out keep the tested defaults."""
+
+    min_score: Share | None = None
+    min_containment: Share | None = None
+    containment_weight: Weight | None = None
+    jaccard_weight: Weight | None = None
+    title_weight: Weight | None = None
+    number_veto: bool | None = None
+    window: Annotated[Duration, AfterValidator(_within_window_bounds)] | None = None
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> DedupeModel:
+        weights = (self.containment_weight, self.jaccard_weight, self.title_weight)
+        if all(w is not None for w in weights) and not sum(w or 0.0 for w in weights):
+            raise ValueError("at least one of the three weights must be above 0")
+        return self
+
+
 class ServiceFile(Strict):
     contact_url: Annotated[str, AfterValidator(_url_check("https?://|mailto:"))] | None = None
     public_url: FeedUrl | None = None
@@ -200,3 +229,4 @@ class ServiceFile(Strict):
         return self
 
     websub_hub: FeedUrl | None = None
+    dedupe: DedupeModel | None = None

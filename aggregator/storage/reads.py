@@ -134,6 +134,7 @@ def load_stories(conn: Connection, ids: Sequence[int]) -> list[Story]:
             sources=tuple(sources[story_id]),
             areas=tuple(areas[story_id]),
             topics=tuple(topics[story_id]),
+            first_seen=row.first_seen_at,
         )
         for story_id in ids
         if (row := rows.get(story_id)) is not None

@@ -179,3 +179,37 @@ change_counter = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+# Near-duplicate matching (see aggregator/similarity.py): each item's features, and one row per
+# (LSH band key, story) over the band keys of the story's items, found by band key and time.
+item_features = sa.Table(
+    "item_features",
+    metadata,
+    sa.Column(
+        "item_id",
+        sa.Integer,
+        sa.ForeignKey("items.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("shingles", sa.LargeBinary, nullable=False),
+    # Space-joined: stems and digit words never contain spaces.
+    sa.Column("title_stems", sa.Text, nullable=False),
+    sa.Column("numbers", sa.Text, nullable=False),
+)
+
+story_bands = sa.Table(
+    "story_bands",
+    metadata,
+    sa.Column("band_key", sa.String(32), primary_key=True),
+    sa.Column(
+        "story_id",
+        sa.Integer,
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    # Lookups are by key within a time window: the range scan stays short as the store grows.
+    sa.Index("ix_story_bands_band_key_published_at", "band_key", "published_at"),
+)

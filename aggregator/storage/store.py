@@ -6,8 +6,9 @@ Every public method runs in its own transaction and wraps driver errors once as 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -24,18 +25,23 @@ from aggregator.domain import (
     FeedHealth,
     FeedOutcome,
     FeedState,
+    ItemFeatures,
     ItemText,
     Retag,
     Source,
     Story,
+    StoryMember,
     StoryQuery,
     UpdatePlan,
 )
 from aggregator.errors import StorageError
+from aggregator.storage import bulk, leases, near, outputs, reads, tags, writes
 from aggregator.storage import engine as engines
-from aggregator.storage import leases, outputs, reads, tags, writes
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+
+NEAR_WINDOW = timedelta(days=7)
+"""The default time window of near-duplicate candidates."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,6 +86,20 @@ def _feed_state(row: Any) -> FeedState:
         poll_interval=None if row.poll_seconds is None else timedelta(seconds=row.poll_seconds),
         source_url=row.source_url,
     )
+
+
+def _candidates(
+    conn: Connection,
+    feed_id: int,
+    entries: Sequence[Entry],
+    band_keys: Mapping[str, Sequence[str]] | None,
+    window: timedelta,
+) -> Candidates:
+    exact = reads.candidates(conn, feed_id, entries)
+    if not band_keys:
+        return exact
+    found = near.candidates(conn, band_keys, [e.published for e in entries], window)
+    return replace(exact, near=found)
 
 
 class Storage:
@@ -339,10 +359,39 @@ class Storage:
     # --- items and stories ------------------------------------------------------------------
 
     @_guarded
-    def candidates(self, feed_id: int, entries: Sequence[Entry]) -> Candidates:
-        """What the decider needs to plan `entries` of this feed, in a few set-based queries."""
+    def candidates(
+        self,
+        feed_id: int,
+        entries: Sequence[Entry],
+        band_keys: Mapping[str, Sequence[str]] | None = None,
+        window: timedelta = NEAR_WINDOW,
+    ) -> Candidates:
+        """What the decider needs to plan `entries` of this feed, in a few set-based queries.
+
+        With `band_keys` (entry key to LSH band keys) it includes near-duplicate candidates.
+        """
         with self._read() as conn:
-            return reads.candidates(conn, feed_id, entries)
+            return _candidates(conn, feed_id, entries, band_keys, window)
+
+    @_guarded
+    def ingest(
+        self,
+        feed_id: int,
+        entries: Sequence[Entry],
+        decide: Callable[[Candidates], UpdatePlan],
+        now: datetime,
+        band_keys: Mapping[str, Sequence[str]] | None = None,
+        window: timedelta = NEAR_WINDOW,
+    ) -> ApplyResult:
+        """Read the candidates, plan with `decide` and apply, all in one write transaction.
+
+        Concurrent workers take turns here (an advisory lock on PostgreSQL, the write lock on
+        SQLite), so each plans against the stories the other has just created.
+        """
+        with self._write() as conn:
+            near.lock_stories(conn)
+            found = _candidates(conn, feed_id, entries, band_keys, window)
+            return writes.apply_plan(conn, feed_id, decide(found), now)
 
     @_guarded
     def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
@@ -381,6 +430,36 @@ class Storage:
         with self._read() as conn:
             found = reads.load_stories(conn, [story_id])
         return found[0] if found else None
+
+    @_guarded
+    def bulk_load_stories(
+        self, feed_id: int, loaded: Sequence[tuple[Entry, ItemFeatures]], now: datetime
+    ) -> int:
+        """Store each entry as a one-item story with its features, in one transaction (for
+        benchmarks and imports; no deduplication)."""
+        with self._write() as conn:
+            return bulk.load_stories(conn, feed_id, loaded, now)
+
+    @_guarded
+    def story_members(self, story_id: int) -> list[StoryMember]:
+        """The items of one story in arrival order, with outlets and near-duplicate features."""
+        with self._read() as conn:
+            return near.story_members(conn, story_id)
+
+    def stories_since(self, since: datetime | None, batch: int = 500) -> Iterator[Story]:
+        """Every story first seen at or after `since`, oldest first, read `batch` at a time."""
+        for chunk in chunked(self._story_ids_since(since), batch):
+            yield from self._load_stories(chunk)
+
+    @_guarded
+    def _story_ids_since(self, since: datetime | None) -> list[int]:
+        with self._read() as conn:
+            return near.story_ids_since(conn, since)
+
+    @_guarded
+    def _load_stories(self, ids: list[int]) -> list[Story]:
+        with self._read() as conn:
+            return reads.load_stories(conn, ids)
 
     @_guarded
     def counts(self) -> dict[str, int]:

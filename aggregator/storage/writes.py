@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
-from aggregator.storage import outputs, tags
+from aggregator.storage import near, outputs, tags
 from aggregator.storage.schema import (
     VIA_MENTION,
     VIA_SOURCE,
@@ -39,7 +39,8 @@ ENTRY_COLUMNS = (
 def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
     """Apply `plan` inside the caller's transaction and count what it changed."""
     story_ids, created = _resolve_stories(conn, plan.new_items, now)
-    inserted = _insert_items(conn, feed_id, plan.new_items, story_ids, now)
+    inserted_ids = _insert_items(conn, feed_id, plan.new_items, story_ids, now)
+    inserted = [(item, story_id) for item, story_id, _ in inserted_ids]
     touched = {story_id for _, story_id in inserted}
     # A story we created whose every item already existed (a concurrent duplicate) is dropped,
     # so every story keeps at least one item.
@@ -56,6 +57,7 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
         [(sid, area, VIA_SOURCE) for item, sid in inserted for area in item.areas]
         + [(sid, area, VIA_MENTION) for item, sid in inserted for area in item.mentioned],
     )
+    near.store_new(conn, inserted_ids)
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
     outputs.index_terms(conn, [(sid, item.entry) for item, sid in inserted])
     if inserted or updated:
@@ -128,8 +130,9 @@ def _insert_items(
     new_items: Sequence[NewItem],
     story_ids: Sequence[int],
     now: datetime,
-) -> list[tuple[NewItem, int]]:
-    """Insert the items, skipping keys this feed already has; return those actually inserted."""
+) -> list[tuple[NewItem, int, int]]:
+    """Insert the items, skipping keys this feed already has; return those actually inserted
+    with their story and item ids."""
     planned: dict[str, tuple[NewItem, int]] = {}
     for item, story_id in zip(new_items, story_ids, strict=True):
         planned.setdefault(bounded(item.entry.key), (item, story_id))
@@ -144,11 +147,12 @@ def _insert_items(
         }
         for key, (item, story_id) in sorted(planned.items())
     ]
-    keys: list[str] = []
+    found: list[tuple[str, int]] = []
     if rows:
         stmt = insert_ignore_many(conn, items, ["feed_id", "entry_key"])
-        keys.extend(conn.execute(stmt.returning(items.c.entry_key), rows).scalars())
-    return [planned[key] for key in keys]
+        returned = conn.execute(stmt.returning(items.c.entry_key, items.c.id), rows)
+        found.extend((key, item_id) for key, item_id in returned)
+    return [(*planned[key], item_id) for key, item_id in found]
 
 
 def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
@@ -191,6 +195,7 @@ def _apply_changes(
         return 0
     _update_items(conn, [changes[i] for i in sorted(changes)], now)
     outputs.index_terms(conn, [(stored[i], changes[i].entry) for i in changes])
+    near.store_changed(conn, [(stored[i], changes[i]) for i in sorted(changes)])
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
     updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
     _update_lead_stories(conn, updates, now)

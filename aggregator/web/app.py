@@ -24,7 +24,15 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from aggregator.domain import Config, District, FeedHealth, Okrug, Story, StoryQuery
+from aggregator.domain import (
+    Config,
+    District,
+    FeedHealth,
+    Okrug,
+    Story,
+    StoryMember,
+    StoryQuery,
+)
 from aggregator.errors import StorageError
 from aggregator.metrics import Metrics
 from aggregator.web.feeds import (
@@ -60,6 +68,8 @@ class StoryStore(Protocol):
     def change_version(self) -> int: ...
 
     def story(self, story_id: int) -> Story | None: ...
+
+    def story_members(self, story_id: int) -> list[StoryMember]: ...
 
 
 @dataclass(frozen=True)

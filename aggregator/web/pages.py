@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from aggregator.domain import Config, Story, StoryQuery
+from aggregator import dedupe, merge_explain
+from aggregator.domain import Config, Story, StoryMember, StoryQuery
 from aggregator.web.feeds import FORMATS
 from aggregator.web.params import BadRequest, parse_params
 
@@ -32,6 +33,8 @@ class PageStore(Protocol):
     def stories(self, query: StoryQuery) -> list[Story]: ...
 
     def story(self, story_id: int) -> Story | None: ...
+
+    def story_members(self, story_id: int) -> list[StoryMember]: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class SubscriberPages:
         self.templates = templates
         self.labels = labels
         self.public_url = config.service.public_url.rstrip("/")
+        self.limits = dedupe.thresholds(config.service.dedupe)
 
     def routes(self) -> list[Route]:
         return [
@@ -121,7 +125,15 @@ class SubscriberPages:
         if story is None:
             return self._missing("Такой новости нет: возможно, её уже удалили из архива.")
         outlets = len({source.outlet for source in story.sources})
-        return self._page("story.html", story=story, outlets=outlets)
+        members = self.storage.story_members(story.id)
+        scores = merge_explain.similarities(members, self.limits)
+        return self._page(
+            "story.html",
+            story=story,
+            outlets=outlets,
+            members=list(zip(members, scores, strict=True)),
+            source_districts={source.feed_url: source.district for source in story.sources},
+        )
 
     def search_page(self, request: Request) -> Response:
         form = {key: " ".join(request.query_params.get(key, "").split()) for key in SEARCH_KEYS}

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from aggregator.domain import CITY, Entry, FeedOutcome, Source, StoryQuery
 from aggregator.errors import StorageError
@@ -63,6 +64,8 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
         "story_topics",
         "story_terms",
         "change_counter",
+        "item_features",
+        "story_bands",
     }
 
 
@@ -157,6 +160,12 @@ def _probe(link: str) -> Entry:
         fingerprint="probe",
         content_hash="probe",
     )
+
+
+def test_migrations_form_one_chain_ending_in_near_duplicates() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_heads() == ["0004"]
+    assert scripts.get_revision("0004").down_revision == "0003e"
 
 
 def test_migration_scripts_ship_inside_the_package() -> None:
@@ -490,3 +499,18 @@ def test_analyze_runs_on_every_backend(storage: Storage) -> None:
     storage.sync_sources(SOURCES, NOW)
     storage.analyze()
     assert storage.counts()["feeds"] == len(SOURCES)
+
+
+def test_near_duplicates_migration_follows_main_head(database_url: str) -> None:
+    _migrate(database_url, "0003e")
+    assert "story_bands" not in _table_names(database_url)
+    storage = Storage.open(database_url)
+    try:
+        storage.sync_sources(SOURCES[:1], NOW)
+        assert {"item_features", "story_bands"} <= _table_names(database_url)
+    finally:
+        storage.close()
+    _migrate(database_url, "0003e", down=True)
+    tables = _table_names(database_url)
+    assert "story_bands" not in tables and "item_features" not in tables
+    assert "story_terms" in tables

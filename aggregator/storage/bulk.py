@@ -1,0 +1,65 @@
+"""Bulk loading of one-item stories with their near-duplicate features, for benchmarks and
+imports: set-based inserts without the per-feed planning of the ingest path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aggregator.domain import Entry, ItemFeatures
+from aggregator.identity import story_key
+from aggregator.storage import near, writes
+from aggregator.storage.schema import item_features, items, stories, story_bands
+from aggregator.storage.sql import bounded
+
+
+def load_stories(
+    conn: Connection, feed_id: int, loaded: Sequence[tuple[Entry, ItemFeatures]], now: datetime
+) -> int:
+    """Insert each entry as a new story of its own, with its item, features and band rows."""
+    if not loaded:
+        return 0
+    story_rows = [writes._story_row(story_key(entry), entry, now) for entry, _ in loaded]
+    insert_stories = sa.insert(stories).returning(stories.c.id, sort_by_parameter_order=True)
+    story_ids = list(conn.execute(insert_stories, story_rows).scalars())
+    item_rows = [
+        {
+            "feed_id": feed_id,
+            "story_id": story_id,
+            "entry_key": bounded(entry.key),
+            "first_seen_at": now,
+            "updated_at": now,
+            **writes._entry_fields(entry),
+        }
+        for (entry, _), story_id in zip(loaded, story_ids, strict=True)
+    ]
+    insert_items = sa.insert(items).returning(items.c.id, sort_by_parameter_order=True)
+    item_ids = list(conn.execute(insert_items, item_rows).scalars())
+    feature_rows = [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)]
+    band_rows = [
+        {"band_key": key, "story_id": story_id, "published_at": entry.published}
+        for (entry, stored), story_id in zip(loaded, story_ids, strict=True)
+        for key in stored.band_keys
+    ]
+    _insert_many(conn, item_features, feature_rows)
+    _insert_many(conn, story_bands, band_rows)
+    return len(story_ids)
+
+
+def _insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
+    """Insert plain rows; PostgreSQL gets COPY, ten times faster for the band table's millions."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])

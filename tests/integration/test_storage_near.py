@@ -1,0 +1,230 @@
+"""Near-duplicate stories in storage: features and band rows, candidates in the window, and two
+workers ingesting the same story at the same moment."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from aggregator import dedupe
+from aggregator.devtools.entries import text_entry
+from aggregator.devtools.eval_dedupe import load_items
+from aggregator.domain import CITY, ApplyResult, Candidates, Entry, Source, StoryQuery, UpdatePlan
+from aggregator.render import entry_id
+from aggregator.similarity import Thresholds
+from aggregator.storage import Storage
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+SOURCES = (
+    Source("https://kuzminki-segodnya.example/feed/", "Кузьминки сегодня", "kuzminki"),
+    Source("https://uv-kurier.example/rss", "Юго-Восточный курьер", "uvao"),
+    Source("https://www.m24.example/rss.xml", "Москва 24", CITY),
+)
+KUZMINKI, UVAO, M24 = 1, 2, 3
+
+METRO = (
+    "Новая станция метро «Сосновая роща» откроется на Троицкой линии в декабре",
+    "Станцию «Сосновая роща» Троицкой линии метро откроют для пассажиров в декабре. "
+    "Она станет пятнадцатой на линии, рассказали в Департаменте строительства.",
+)
+METRO_REPRINT = (
+    "На Троицкой линии в декабре откроется станция «Сосновая роща»",
+    "Текст: Юго-Восточный курьер. Станцию «Сосновая роща» Троицкой линии метро откроют "
+    "для пассажиров в декабре. Она станет пятнадцатой на линии.",
+)
+
+
+def entry(key: str, title: str, lead: str, published: datetime = NOW) -> Entry:
+    return text_entry(key, title, lead, published)
+
+
+def ingest(
+    storage: Storage,
+    feed_id: int,
+    entries: list[Entry],
+    now: datetime = NOW,
+    hook: Callable[[Candidates], None] | None = None,
+) -> ApplyResult:
+    """What the Updater does for one feed, with an optional hook run while planning."""
+    features = {e.key: dedupe.entry_features(e) for e in entries}
+    limits = Thresholds()
+
+    def decide(candidates: Candidates) -> UpdatePlan:
+        if hook is not None:
+            hook(candidates)
+        return dedupe.plan(entries, candidates, (), lambda _: (), features=features, limits=limits)
+
+    keys = {k: f.band_keys for k, f in features.items()}
+    return storage.ingest(feed_id, entries, decide, now, band_keys=keys, window=limits.window)
+
+
+@pytest.fixture
+def storage(database_url: str) -> Iterator[Storage]:
+    opened = Storage.open(database_url)
+    opened.sync_sources(SOURCES, NOW)
+    yield opened
+    opened.close()
+
+
+def rows(storage: Storage, table: str) -> int:
+    with storage._engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_a_reprint_in_another_feed_joins_the_story_and_keeps_its_entry_id(
+    storage: Storage,
+) -> None:
+    first = ingest(storage, KUZMINKI, [entry("k1", *METRO, NOW - timedelta(hours=2))])
+    assert first == ApplyResult(new_items=1, new_stories=1)
+    [before] = storage.stories(StoryQuery())
+    later = NOW + timedelta(minutes=30)
+    second = ingest(storage, UVAO, [entry("u1", *METRO_REPRINT)], later)
+    assert second == ApplyResult(new_items=1, new_stories=0)
+    [after] = storage.stories(StoryQuery())
+    assert entry_id(after) == entry_id(before) and after.id == before.id
+    # The entry keeps the earliest source's title and link and lists both outlets.
+    assert (after.title, after.link) == (METRO[0], "https://news.example/k1")
+    assert [s.outlet for s in after.sources] == ["Кузьминки сегодня", "Юго-Восточный курьер"]
+    assert after.updated == later
+    assert rows(storage, "item_features") == 2
+    assert 0 < rows(storage, "story_bands") <= 84
+
+
+def test_candidates_come_from_band_keys_within_the_window(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+    ingest(storage, M24, [entry("m1", "Парковка в центре будет бесплатной 4 ноября", "Текст.")])
+    probe = entry("u1", *METRO_REPRINT, NOW + timedelta(days=6))
+    keys = {probe.key: dedupe.entry_features(probe).band_keys}
+    found = storage.candidates(UVAO, [probe], keys, timedelta(days=7))
+    assert {c.item_id for c in found.near} == {1}
+    late = entry("u1", *METRO_REPRINT, NOW + timedelta(days=8))
+    assert storage.candidates(UVAO, [late], keys, timedelta(days=7)).near == ()
+    assert storage.candidates(UVAO, [probe]).near == ()
+
+
+def test_a_changed_item_gets_new_features(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+    changed = entry("k1", METRO[0], METRO[1] + " Открытие намечено на 20 декабря.")
+    changed = Entry(**{**changed.__dict__, "content_hash": "h-k1-v2"})
+    assert ingest(storage, KUZMINKI, [changed]).updated_items == 1
+    assert rows(storage, "item_features") == 1
+    with storage._engine.connect() as conn:
+        numbers = conn.execute(sa.text("SELECT numbers FROM item_features")).scalar_one()
+    assert "20" in numbers.split()
+
+
+def duplicate_pairs(count: int) -> list[tuple[Entry, Entry]]:
+    """Pairs of republished items of distinct stories from the labelled set."""
+    groups: dict[str, list[Entry]] = {}
+    for item in load_items(split="heldout"):
+        published = NOW + timedelta(minutes=len(groups))
+        groups.setdefault(item.group, []).append(entry(item.id, item.title, item.lead, published))
+    pairs = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        a, b = members[:2]
+        fa, fb = (dedupe.decode(dedupe.entry_features(e)) for e in (a, b))
+        if dedupe.similarity.is_duplicate(fa, fb):
+            pairs.append((a, b))
+    return pairs[:count]
+
+
+def test_two_workers_ingesting_reprints_at_once_end_with_one_story_each(
+    storage: Storage, database_url: str
+) -> None:
+    pairs = duplicate_pairs(12)
+    assert len(pairs) == 12
+    second = Storage.open(database_url, upgrade=False)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(worker: Storage, feed_id: int, side: int) -> None:
+        try:
+            for pair in pairs:
+                barrier.wait()
+                ingest(worker, feed_id, [pair[side]])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=work, args=(storage, KUZMINKI, 0)),
+        threading.Thread(target=work, args=(second, UVAO, 1)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second.close()
+    assert errors == []
+    assert storage.counts() == {"feeds": 3, "items": 24, "stories": 12}
+    assert all(len(s.sources) == 2 for s in storage.stories(StoryQuery(limit=100)))
+
+
+@pytest.mark.postgres
+def test_a_second_worker_waits_for_the_first_and_joins_its_story(postgres_url: str) -> None:
+    """Provoke the race: worker B starts ingesting the reprint while worker A has read its
+    candidates (none) and is still planning a new story. Without the lock B would read no
+    candidates either, and the two would create two stories."""
+    first = Storage.open(postgres_url)
+    first.sync_sources(SOURCES, NOW)
+    second = Storage.open(postgres_url, upgrade=False)
+    seen_by_b: list[Candidates] = []
+    result_b: list[ApplyResult] = []
+
+    def worker_b() -> None:
+        result_b.append(ingest(second, UVAO, [entry("u1", *METRO_REPRINT)], hook=seen_by_b.append))
+
+    thread = threading.Thread(target=worker_b)
+
+    def while_a_plans(candidates: Candidates) -> None:
+        assert candidates.near == ()
+        thread.start()
+        wait_for_lock_waiter(postgres_url)
+
+    result_a = ingest(first, KUZMINKI, [entry("k1", *METRO)], hook=while_a_plans)
+    thread.join()
+    second.close()
+    assert result_a == ApplyResult(new_items=1, new_stories=1)
+    assert result_b == [ApplyResult(new_items=1, new_stories=0)]
+    assert [c.item_id for c in seen_by_b[0].near] == [1]
+    assert first.counts() == {"feeds": 3, "items": 2, "stories": 1}
+    first.close()
+
+
+def wait_for_lock_waiter(url: str, deadline_s: float = 20.0) -> None:
+    """Return once another session waits for an advisory lock; fail if none does in time."""
+    engine = sa.create_engine(url)
+    query = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    try:
+        end = time.monotonic() + deadline_s
+        with engine.connect() as conn:
+            while time.monotonic() < end:
+                if conn.execute(query).scalar_one():
+                    return
+                conn.rollback()
+                time.sleep(0.01)  # polling a condition, not timing the race
+        pytest.fail("the second worker never waited for the story lock")
+    finally:
+        engine.dispose()
+
+
+def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage) -> None:
+    loaded = [
+        entry("b1", *METRO, NOW - timedelta(hours=1)),
+        entry(
+            "b2", "Парковка в центре будет бесплатной 4 ноября", "В праздник парковка бесплатна."
+        ),
+    ]
+    pairs = [(e, dedupe.entry_features(e)) for e in loaded]
+    assert storage.bulk_load_stories(M24, pairs, NOW) == 2
+    assert rows(storage, "story_bands") == sum(len(f.band_keys) for _, f in pairs)
+    result = ingest(storage, UVAO, [entry("u1", *METRO_REPRINT)])
+    assert result == ApplyResult(new_items=1, new_stories=0)
+    assert storage.counts() == {"feeds": 3, "items": 3, "stories": 2}
