@@ -40,9 +40,9 @@ def load_stories(
     item_ids = list(conn.execute(insert_items, item_rows).scalars())
     feature_rows = [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)]
     band_rows = [
-        {"band_key": key, "story_id": story_id, "published_at": entry.published}
+        near.band_row(key, story_id, entry.published)
         for (entry, stored), story_id in zip(loaded, story_ids, strict=True)
-        for key in stored.band_keys
+        for key in set(stored.band_keys)
     ]
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, story_bands, band_rows)
