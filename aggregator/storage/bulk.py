@@ -1,5 +1,5 @@
-"""Bulk loading of one-item stories with their near-duplicate features, for benchmarks and
-imports: set-based inserts without the per-feed planning of the ingest path."""
+"""Bulk loading of one-item stories with their near-duplicate features and search stems, for
+benchmarks and imports: set-based inserts without the per-feed planning of the ingest path."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from aggregator.domain import Entry, ItemFeatures
 from aggregator.identity import story_key
-from aggregator.storage import near, writes
-from aggregator.storage.schema import item_features, items, stories, story_bands
+from aggregator.storage import near, outputs, writes
+from aggregator.storage.schema import item_features, items, stories, story_bands, story_terms
 from aggregator.storage.sql import bounded
 
 
@@ -46,6 +46,12 @@ def load_stories(
     ]
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, story_bands, band_rows)
+    # Searchable with q= like ingested stories; their stems are new rows, nothing to ignore.
+    terms = outputs.term_rows(
+        (sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True)
+    )
+    _insert_many(conn, story_terms, terms)
+    outputs.bump_version(conn)
     return len(story_ids)
 
 
