@@ -337,7 +337,7 @@ class Updater:
 
     def _new_links(self, feed: FeedState, parsed: ParsedFeed, url: str, now: datetime) -> list[str]:
         entries = normalize_entries(parsed, url, now)
-        stored = self.storage.candidates(feed.feed_id, entries).items
+        stored = self.storage.stored_items(feed.feed_id, entries)
         return [e.link for e in entries if e.link is not None and e.key not in stored]
 
     def _ingest(
@@ -362,7 +362,7 @@ class Updater:
                 parsed = self._parse(feed, response, now)
             entries = normalize_entries(parsed, response.url, now)
         areas = self.config.source_areas(feed.district)
-        stored = self.storage.candidates(feed.feed_id, entries).items
+        stored = self.storage.stored_items(feed.feed_id, entries)
         fresh = dedupe.fresh_entries(entries, stored)
         features = {entry.key: dedupe.entry_features(entry) for entry in fresh}
         limits = dedupe.thresholds(self.config.service.dedupe)

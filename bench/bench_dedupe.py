@@ -8,8 +8,9 @@ old copies share band keys with recent stories and the window has to skip them. 
 batch is ingested the way the Updater does it (features, candidates
 by band keys in one locked transaction, verification, apply); a third of the incoming items
 are reprints of stored stories in the window. Texts are random draws from the words of the
-labelled dedupe set. Prints per-item cost and items/s for SQLite (and PostgreSQL with
---postgres, in a database of its own that is dropped afterwards), and the growth ratio.
+labelled dedupe set. The two stores are filled first (then ANALYZE) and measured alternately.
+Prints per-item cost and items/s for SQLite (and PostgreSQL with --postgres, in two databases
+of its own that are dropped afterwards), the band table's size, and the growth ratio.
 """
 
 from __future__ import annotations
@@ -134,41 +135,63 @@ def load(storage: Storage, entries: list[Entry], features: list[ItemFeatures]) -
     return time.perf_counter() - start
 
 
+def filled(name: str, url: str, pairs: list[tuple[Entry, ItemFeatures]]) -> Storage:
+    """A store holding `pairs` as one-item stories, with fresh planner statistics (a production
+    database is autovacuumed; right after a bulk load it would not have them yet)."""
+    storage = Storage.open(url)
+    storage.sync_sources(SOURCES, NOW)
+    took = load(storage, [e for e, _ in pairs], [f for _, f in pairs])
+    storage.analyze()
+    print(f"{name}: loaded {len(pairs):,} stories in {took:.1f} s; {band_table_size(url)}")
+    return storage
+
+
+def band_table_size(url: str) -> str:
+    """The size of story_bands and of its indexes, on PostgreSQL."""
+    if not url.startswith("postgresql"):
+        return "story_bands size not measured on SQLite"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            table, indexes = conn.execute(
+                sa.text("SELECT pg_relation_size('story_bands'), pg_indexes_size('story_bands')")
+            ).one()
+    finally:
+        engine.dispose()
+    return f"story_bands {table / 2**20:,.0f} MB, its indexes {indexes / 2**20:,.0f} MB"
+
+
 def run_backend(
     name: str,
-    url: str,
+    urls: tuple[str, str],
     small: list[tuple[Entry, ItemFeatures]],
     extra: list[tuple[Entry, ItemFeatures]],
     items: int,
     repeat: int,
 ) -> tuple[float, float]:
-    storage = Storage.open(url)
+    """Per-item cost on a small and a large store, measured alternately (small, large, small,
+    …) so that load from other jobs on the machine falls on both alike."""
+    stored = [e for e, _ in small]
+    sizes = (len(small), len(small) + len(extra))
+    stores = [filled(name, urls[0], small), filled(name, urls[1], small + extra)]
+    runs: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
     try:
-        storage.sync_sources(SOURCES, NOW)
-        stored = [e for e, _ in small]
-        took = load(storage, stored, [f for _, f in small])
-        print(f"{name}: loaded {len(small):,} stories in {took:.1f} s")
-        before = [ingest_rate(storage, incoming(stored, items, seed)) for seed in range(repeat)]
-        took = load(storage, [e for e, _ in extra], [f for _, f in extra])
-        total = len(small) + len(extra)
-        print(f"{name}: loaded {len(extra):,} more ({total:,}) in {took:.1f} s")
-        after = [
-            ingest_rate(storage, incoming(stored, items, 100 + seed)) for seed in range(repeat)
-        ]
+        for seed in range(repeat):
+            for n, storage in enumerate(stores):
+                runs[n].append(ingest_rate(storage, incoming(stored, items, 100 * n + seed)))
     finally:
-        storage.close()
-    cost_small = statistics.median(c for c, _ in before)
-    cost_large = statistics.median(c for c, _ in after)
-    for count, cost, runs in (
-        (len(small), cost_small, before),
-        (total, cost_large, after),
-    ):
-        joined = statistics.median(j for _, j in runs)
+        for storage in stores:
+            storage.close()
+    costs = []
+    for count, measured in zip(sizes, runs, strict=True):
+        cost = statistics.median(c for c, _ in measured)
+        joined = statistics.median(j for _, j in measured)
+        costs.append(cost)
         print(
             f"{name}: {count:>9,} stored  {cost * 1000:7.2f} ms/item  {1 / cost:8,.0f} items/s"
             f"  (reprints joined per run: {joined:.0f} of {len(range(0, items, 3))})"
         )
-    return cost_small, cost_large
+    return costs[0], costs[1]
 
 
 @contextmanager
@@ -212,12 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            results["sqlite"] = run_backend("sqlite", url, small, extra, args.items, args.repeat)
+            urls = (f"sqlite:///{Path(tmp) / 'small.db'}", f"sqlite:///{Path(tmp) / 'large.db'}")
+            results["sqlite"] = run_backend("sqlite", urls, small, extra, args.items, args.repeat)
     if args.postgres:
-        with postgres_database(args.postgres) as url:
+        with postgres_database(args.postgres) as first, postgres_database(args.postgres) as second:
             results["postgresql"] = run_backend(
-                "postgresql", url, small, extra, args.items, args.repeat
+                "postgresql", (first, second), small, extra, args.items, args.repeat
             )
     print(f"\ngrowth of the per-item cost from {args.small:,} to {args.large:,} stored stories")
     for name, (cost_small, cost_large) in results.items():

@@ -1,5 +1,5 @@
-"""Bulk loading of one-item stories with their near-duplicate features, for benchmarks and
-imports: set-based inserts without the per-feed planning of the ingest path."""
+"""Bulk loading of one-item stories with their near-duplicate features and search stems, for
+benchmarks and imports: set-based inserts without the per-feed planning of the ingest path."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from aggregator.domain import Entry, ItemFeatures
 from aggregator.identity import story_key
-from aggregator.storage import near, writes
-from aggregator.storage.schema import item_features, items, stories, story_bands
+from aggregator.storage import near, outputs, writes
+from aggregator.storage.schema import item_features, items, stories, story_bands, story_terms
 from aggregator.storage.sql import bounded
 
 
@@ -40,12 +40,18 @@ def load_stories(
     item_ids = list(conn.execute(insert_items, item_rows).scalars())
     feature_rows = [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)]
     band_rows = [
-        {"band_key": key, "story_id": story_id, "published_at": entry.published}
+        near.band_row(key, story_id, entry.published)
         for (entry, stored), story_id in zip(loaded, story_ids, strict=True)
-        for key in stored.band_keys
+        for key in set(stored.band_keys)
     ]
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, story_bands, band_rows)
+    # Searchable with q= like ingested stories; their stems are new rows, nothing to ignore.
+    terms = outputs.term_rows(
+        (sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True)
+    )
+    _insert_many(conn, story_terms, terms)
+    outputs.bump_version(conn)
     return len(story_ids)
 
 

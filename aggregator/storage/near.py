@@ -27,6 +27,20 @@ STORY_LOCK = 0x73746F72
 """The PostgreSQL advisory lock that serializes reading candidates and creating stories."""
 
 
+BAND_COLUMNS = ["band_key", "published_at", "story_id"]
+"""The columns of `story_bands`, all of its primary key, in index order."""
+
+
+def band_number(key: str) -> int:
+    """The stored form of a band key: its 14 hex digits (56 bits) as an integer."""
+    return int(key, 16)
+
+
+def band_row(key: str, story_id: int, published: datetime) -> dict[str, object]:
+    """A `story_bands` row."""
+    return {"band_key": band_number(key), "published_at": published, "story_id": story_id}
+
+
 def lock_stories(conn: Connection) -> None:
     """On PostgreSQL, wait for the story lock until this transaction ends; SQLite needs none
     (its writers are serialized by BEGIN IMMEDIATE)."""
@@ -44,18 +58,18 @@ def candidates(
 
     `band_keys` maps each entry key to its band keys; `published` are the entries' times.
     """
-    wanted = sorted({key for keys in band_keys.values() for key in keys})
+    wanted = {band_number(key): key for keys in band_keys.values() for key in keys}
     if not wanted or not published:
         return ()
     low, high = min(published) - window, max(published) + window
-    stories_by_key: dict[str, list[int]] = {}
-    for batch in chunked(wanted):
+    stories_by_key: dict[str, set[int]] = {}
+    for batch in chunked(sorted(wanted)):
         query = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
             story_bands.c.band_key.in_(batch),
             story_bands.c.published_at.between(low, high),
         )
-        for key, story_id in conn.execute(query):
-            stories_by_key.setdefault(key, []).append(story_id)
+        for number, story_id in conn.execute(query):
+            stories_by_key.setdefault(wanted[number], set()).add(story_id)
     chosen: set[int] = set()
     for keys in band_keys.values():
         hits = Counter(story for key in keys for story in stories_by_key.get(key, ()))
@@ -142,12 +156,10 @@ def insert_rows(
     """Insert feature rows, and band rows in key order (concurrent writers cannot deadlock)."""
     if rows:
         conn.execute(sa.insert(item_features), list(rows))
-    band_rows: list[dict[str, object]] = [
-        {"band_key": key, "story_id": story_id, "published_at": published}
-        for (key, story_id), published in sorted(bands.items())
-    ]
+    ordered = sorted(bands.items(), key=lambda kv: (band_number(kv[0][0]), kv[1], kv[0][1]))
+    band_rows = [band_row(key, story_id, published) for (key, story_id), published in ordered]
     for batch in chunked(band_rows, rows_per_statement(story_bands)):
-        conn.execute(insert_ignore(conn, story_bands, ["band_key", "story_id"], batch))
+        conn.execute(insert_ignore(conn, story_bands, BAND_COLUMNS, batch))
 
 
 def story_members(conn: Connection, story_id: int) -> list[StoryMember]:

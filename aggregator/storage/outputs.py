@@ -22,8 +22,8 @@ from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 COUNTER_ID = 1
 
 
-def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
-    """Add the stems of each entry's title and lead to its story; a stem is never removed."""
+def term_rows(entries: Iterable[tuple[int, Entry]]) -> list[dict[str, object]]:
+    """The `story_terms` rows of (story id, entry) pairs: each distinct stem once, sorted."""
     pairs = sorted(
         {
             (term, story_id)
@@ -31,7 +31,12 @@ def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
             for term in story_terms((entry.title, entry.summary))
         }
     )
-    rows: list[dict[str, object]] = [{"term": t, "story_id": sid} for t, sid in pairs]
+    return [{"term": t, "story_id": sid} for t, sid in pairs]
+
+
+def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
+    """Add the stems of each entry's title and lead to its story; a stem is never removed."""
+    rows = term_rows(entries)
     for batch in chunked(rows, rows_per_statement(terms)):
         conn.execute(insert_ignore(conn, terms, ["term", "story_id"], batch))
 

@@ -22,8 +22,10 @@ from aggregator.storage.schema import (
 from aggregator.storage.sql import bounded, chunked
 
 
-def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Candidates:
-    """This feed's items by entry key and any feed's stories by link and by fingerprint."""
+def stored_items(
+    conn: Connection, feed_id: int, entries: Sequence[Entry]
+) -> dict[str, ExistingItem]:
+    """This feed's stored items of these entries, by entry key."""
     found: dict[str, ExistingItem] = {}
     keys = {bounded(entry.key): entry.key for entry in entries}
     for batch in chunked(sorted(keys)):
@@ -31,6 +33,12 @@ def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Cand
         query = query.where(items.c.feed_id == feed_id, items.c.entry_key.in_(batch))
         for key, item_id, story_id, content_hash in conn.execute(query):
             found[keys[key]] = ExistingItem(item_id, story_id, content_hash)
+    return found
+
+
+def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Candidates:
+    """This feed's items by entry key and any feed's stories by link and by fingerprint."""
+    found = stored_items(conn, feed_id, entries)
     links = {bounded(entry.link): entry.link for entry in entries if entry.link}
     prints = {
         bounded(entry.fingerprint): entry.fingerprint for entry in entries if entry.fingerprint

@@ -16,6 +16,7 @@ from aggregator.devtools.entries import text_entry
 from aggregator.devtools.eval_dedupe import load_items
 from aggregator.domain import CITY, ApplyResult, Candidates, Entry, Source, StoryQuery, UpdatePlan
 from aggregator.render import entry_id
+from aggregator.search import query_words
 from aggregator.similarity import Thresholds
 from aggregator.storage import Storage
 
@@ -223,8 +224,12 @@ def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage)
         ),
     ]
     pairs = [(e, dedupe.entry_features(e)) for e in loaded]
+    version = storage.change_version()
     assert storage.bulk_load_stories(M24, pairs, NOW) == 2
     assert rows(storage, "story_bands") == sum(len(f.band_keys) for _, f in pairs)
+    assert storage.change_version() > version
+    found = storage.stories(StoryQuery(words=query_words("парковка бесплатной"), limit=10))
+    assert [story.title for story in found] == [loaded[1].title]
     result = ingest(storage, UVAO, [entry("u1", *METRO_REPRINT)])
     assert result == ApplyResult(new_items=1, new_stories=0)
     assert storage.counts() == {"feeds": 3, "items": 3, "stories": 2}

@@ -39,25 +39,22 @@ def upgrade() -> None:
     )
     op.create_table(
         "story_bands",
-        sa.Column("band_key", sa.String(length=32), nullable=False),
-        sa.Column("story_id", sa.Integer(), nullable=False),
+        sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("published_at", UTC_DATETIME, nullable=False),
+        sa.Column("story_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["story_id"],
             ["stories.id"],
             name="fk_story_bands_story_id_stories",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("band_key", "story_id", name="pk_story_bands"),
+        sa.PrimaryKeyConstraint("band_key", "published_at", "story_id", name="pk_story_bands"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_story_bands_story_id", "story_bands", ["story_id"])
-    op.create_index(
-        "ix_story_bands_band_key_published_at", "story_bands", ["band_key", "published_at"]
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_story_bands_band_key_published_at", table_name="story_bands")
     op.drop_index("ix_story_bands_story_id", table_name="story_bands")
     op.drop_table("story_bands")
     op.drop_table("item_features")
