@@ -98,7 +98,7 @@ def band_keys_of(stored: ItemFeatures) -> tuple[str, ...]:
     """The item's LSH band keys: as given, or recomputed from the signature."""
     if stored.band_keys:
         return stored.band_keys
-    return tuple(similarity.band_keys(Signature.from_bytes(stored.signature)))
+    return tuple(similarity.stored_band_keys(stored.signature))
 
 
 class _NearIndex:
@@ -149,11 +149,15 @@ def plan(
     """
     near = _NearIndex(limits or Thresholds())
     if features is not None:
+        # Only the entries' keys are ever looked up: a candidate is indexed under those alone.
+        wanted = {key for stored in features.values() for key in band_keys_of(stored)}
         for found in candidates.near:
-            indexed = _Indexed(
-                Target(found.story_id, None), found.published, decode(found.features)
-            )
-            near.add(band_keys_of(found.features), indexed)
+            shared = [key for key in band_keys_of(found.features) if key in wanted]
+            if shared:
+                indexed = _Indexed(
+                    Target(found.story_id, None), found.published, decode(found.features)
+                )
+                near.add(shared, indexed)
     new_items: list[NewItem] = []
     changed: list[ChangedItem] = []
     unchanged = 0

@@ -37,6 +37,7 @@ _SCHEME = "affine32"
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<2sBIH")
 _MAGIC = b"MH"
+_EMPTY_VALUE = b"\xff\xff\xff\xff"
 
 _STOP_LIST = (
     "а без в во для до же за и из или к ко как ли на над не ни но о об обо от по под при про "
@@ -218,6 +219,30 @@ def band_keys(sig: Signature, bands: int = BANDS, rows: int = ROWS) -> list[str]
         digest = hashlib.blake2b(struct.pack(f"<{rows}I", *chunk), digest_size=6).hexdigest()
         keys.append(f"{band:02x}{digest}")
     return keys
+
+
+def stored_band_keys(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[str]:
+    """`band_keys` of an encoded signature (`Signature.to_bytes`), hashing its bytes in place.
+
+    A band's rows are already packed little-endian in the encoding, so decoding them to ints
+    and packing them again, as `band_keys` must, is skipped: the decider derives the keys of
+    every stored candidate, thousands per cycle.
+    """
+    if len(data) < _HEADER.size:
+        raise ValueError("signature too short")
+    magic, version, _, count = _HEADER.unpack_from(data)
+    if magic != _MAGIC or version != _FORMAT_VERSION or len(data) != _HEADER.size + 4 * count:
+        raise ValueError("not a signature of a known format")
+    if bands * rows > count:
+        raise ValueError(f"{bands} bands x {rows} rows exceed {count} permutations")
+    start, size = _HEADER.size, 4 * rows
+    if data[start:] == _EMPTY_VALUE * count:
+        return []
+    blake2b = hashlib.blake2b
+    return [
+        f"{band:02x}{blake2b(data[at : at + size], digest_size=6).hexdigest()}"
+        for band, at in enumerate(range(start, start + bands * size, size))
+    ]
 
 
 def features(title: str, lead: str) -> Features:

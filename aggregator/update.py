@@ -340,6 +340,12 @@ class Updater:
         stored = self.storage.stored_items(feed.feed_id, entries)
         return [e.link for e in entries if e.link is not None and e.key not in stored]
 
+    def _topics_of(self, entry: Entry) -> tuple[str, ...]:
+        return self._topics.match(entry.title, entry.summary, entry.categories)
+
+    def _mentions_of(self, entry: Entry) -> tuple[str, ...]:
+        return self._gazetteer.areas(entry.title, entry.summary)
+
     def _ingest(
         self,
         feed: FeedState,
@@ -365,6 +371,10 @@ class Updater:
         stored = self.storage.stored_items(feed.feed_id, entries)
         fresh = dedupe.fresh_entries(entries, stored)
         features = {entry.key: dedupe.entry_features(entry) for entry in fresh}
+        # Classified before the story lock: under it only the candidates read, the plan and
+        # its writes remain, so workers wait on each other as little as possible.
+        topics = {entry.key: self._topics_of(entry) for entry in fresh}
+        mentions = {entry.key: self._mentions_of(entry) for entry in fresh}
         limits = dedupe.thresholds(self.config.service.dedupe)
         applied = self.storage.ingest(
             feed.feed_id,
@@ -373,8 +383,10 @@ class Updater:
                 entries,
                 candidates,
                 areas,
-                lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
-                lambda entry: self._gazetteer.areas(entry.title, entry.summary),
+                lambda entry: topics[entry.key] if entry.key in topics else self._topics_of(entry),
+                lambda entry: (
+                    mentions[entry.key] if entry.key in mentions else self._mentions_of(entry)
+                ),
                 features=features,
                 limits=limits,
             ),

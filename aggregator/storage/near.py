@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
 from aggregator.storage.schema import feeds, item_features, items, stories, story_bands
-from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import chunked, insert_ignore_many
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -63,18 +64,37 @@ def candidates(
         return ()
     low, high = min(published) - window, max(published) + window
     stories_by_key: dict[str, set[int]] = {}
-    for batch in chunked(sorted(wanted)):
-        query = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
-            story_bands.c.band_key.in_(batch),
-            story_bands.c.published_at.between(low, high),
-        )
-        for number, story_id in conn.execute(query):
-            stories_by_key.setdefault(wanted[number], set()).add(story_id)
+    for number, story_id in _band_rows(conn, sorted(wanted), low, high):
+        stories_by_key.setdefault(wanted[number], set()).add(story_id)
     chosen: set[int] = set()
     for keys in band_keys.values():
         hits = Counter(story for key in keys for story in stories_by_key.get(key, ()))
         chosen.update(story for story, _ in hits.most_common(MAX_STORIES_PER_ENTRY))
     return tuple(members(conn, sorted(chosen)))
+
+
+_BANDS_ANY = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
+    story_bands.c.band_key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger))),
+    story_bands.c.published_at.between(sa.bindparam("low"), sa.bindparam("high")),
+)
+"""On PostgreSQL the keys go as one array parameter: one statement text for any number of keys,
+so neither SQLAlchemy nor the driver re-renders and re-parses an IN list of hundreds per feed."""
+
+
+def _band_rows(
+    conn: Connection, numbers: Sequence[int], low: datetime, high: datetime
+) -> Iterable[tuple[int, int]]:
+    """(band key, story id) of the stored bands with these keys published in [low, high]."""
+    if conn.dialect.name == "postgresql":
+        params = {"keys": list(numbers), "low": low, "high": high}
+        yield from conn.execute(_BANDS_ANY, params)
+        return
+    for batch in chunked(numbers):
+        query = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
+            story_bands.c.band_key.in_(batch),
+            story_bands.c.published_at.between(low, high),
+        )
+        yield from conn.execute(query)
 
 
 def members(conn: Connection, story_ids: Sequence[int]) -> list[NearCandidate]:
@@ -158,8 +178,8 @@ def insert_rows(
         conn.execute(sa.insert(item_features), list(rows))
     ordered = sorted(bands.items(), key=lambda kv: (band_number(kv[0][0]), kv[1], kv[0][1]))
     band_rows = [band_row(key, story_id, published) for (key, story_id), published in ordered]
-    for batch in chunked(band_rows, rows_per_statement(story_bands)):
-        conn.execute(insert_ignore(conn, story_bands, BAND_COLUMNS, batch))
+    if band_rows:
+        conn.execute(insert_ignore_many(conn, story_bands, BAND_COLUMNS), band_rows)
 
 
 def story_members(conn: Connection, story_id: int) -> list[StoryMember]:

@@ -45,8 +45,11 @@ class Worker:
     log: Path
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll an observable condition until it holds; fail with `what` after `timeout` seconds."""
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Poll an observable condition until it holds; fail with `what` after `timeout` seconds.
+
+    The default is a liveness bound for a loaded machine, not a speed expectation.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -28,6 +28,7 @@ from aggregator.similarity import (
     shingles,
     signature,
     similarity,
+    stored_band_keys,
     strip_boilerplate,
     within_window,
     words,
@@ -165,6 +166,15 @@ def test_signature_is_pinned() -> None:
     assert sig.values[:4] == (102910405, 119366384, 44644179, 313176714)
     assert hashlib.sha256(sig.to_bytes()).hexdigest()[:16] == "5f40a374a931ab37"
     assert band_keys(sig)[:2] == ["00c2e89ebb244c", "01bf8a60a593e6"]
+
+
+def test_band_keys_of_an_encoded_signature_are_those_of_the_signature() -> None:
+    sig = signature(shingles("Собянин открыл станцию метро «Пыхтино»", LEAD))
+    assert stored_band_keys(sig.to_bytes()) == band_keys(sig)
+    nothing = signature(set())
+    assert stored_band_keys(nothing.to_bytes()) == band_keys(nothing) == []
+    with pytest.raises(ValueError):
+        stored_band_keys(sig.to_bytes()[:-4])
 
 
 def test_signature_stable_across_processes() -> None:
