@@ -32,7 +32,10 @@ pytestmark = pytest.mark.postgres
 
 SPEC = FarmSpec(feeds=300, items=5, change_share=0.1, new_per_change=3)
 TICK = 0.3  # seconds between a worker's cycles
-LEASE = 8.0  # seconds: longer than any claimed feed's wait plus fetch in this test
+# Seconds: longer than any claimed feed's wait plus fetch and ingest in this test. A worker
+# claims 16 feeds and ingests them one at a time; on a loaded 2-core machine running three
+# workers, PostgreSQL and the farm, a claimed feed waited up to ~7 s, so 8 s let leases expire.
+LEASE = 20.0
 SLOW_DELAY = 4.0  # seconds a slow feed takes to answer in the crash cycle
 SLOW_FEEDS = (10, 70, 130, 190, 250, 290)  # fewer than one worker's concurrency
 SERVICE = {"concurrency": 8, "total_timeout": 10, "read_timeout": 10, "connect_timeout": 5}
