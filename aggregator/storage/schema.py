@@ -213,7 +213,7 @@ story_bands = sa.Table(
         index=True,
     ),
     # One index serves both the uniqueness and the lookup (key equal, time in the window), and
-    # covers it: candidates are an index-only range scan, and an insert updates one random
+    # covers it (an index-only range scan once vacuumed), and an insert updates one random
     # B-tree, not two (the story_id index grows at its right edge). On SQLite the table is
     # that B-tree itself (WITHOUT ROWID).
     sqlite_with_rowid=False,
