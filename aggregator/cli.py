@@ -224,8 +224,13 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     report = app.explain(app.config_dir(args.config), app.database_url(), args.story_id)
+    return _print_story_report(report, args.story_id)
+
+
+def _print_story_report(report: str | None, story_id: int) -> int:
+    """Print a report about one story, or say that no such story exists."""
     if report is None:
-        print(f"no story with id {args.story_id}", file=sys.stderr)
+        print(f"no story with id {story_id}", file=sys.stderr)
         return EXIT_FAILURE
     print(report)
     return EXIT_OK
@@ -285,11 +290,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _story(args: argparse.Namespace) -> int:
     text = app.show_story(app.config_dir(args.config), app.database_url(), args.story_id)
-    if text is None:
-        print(f"no story with id {args.story_id}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(text)
-    return EXIT_OK
+    return _print_story_report(text, args.story_id)
 
 
 def _export_stories(args: argparse.Namespace) -> int:
