@@ -12,6 +12,7 @@ Markdown table with requests/s, latency percentiles and the ratios to nginx.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -93,6 +94,30 @@ def fill(url: str, count: int, config_dir: Path) -> None:
     storage.close()
 
 
+def bench_config(work: Path) -> tuple[int, Path]:
+    """A free port and a copy of the shipped config whose public URL is that port."""
+    port = free_port()
+    config_dir = work / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    (config_dir / "service.yaml").write_text(
+        yaml.safe_dump({"public_url": f"http://127.0.0.1:{port}"}), encoding="utf-8"
+    )
+    return port, config_dir
+
+
+def start_service(config_dir: Path, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """`aggregator serve` as the README tells production to run it (default workers)."""
+    env = {"AGGREGATOR_DATABASE_URL": url, "PATH": str(Path(sys.executable).parent)}
+    cmd = [sys.executable, "-m", "aggregator", "serve", "--config", str(config_dir)]
+    cmd += ["--port", str(port), "--workers", str(workers), "-q"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
 def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -138,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", default=None, help="empty database URL (default SQLite)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="service and nginx workers (default: cores)"
+    )
     args = parser.parse_args(argv)
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -146,31 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # nginx's workers run as another user and must read the file
-        port, nginx_port = free_port(), free_port()
-        config_dir = work / "config"
-        shutil.copytree(ROOT / "config", config_dir)
-        (config_dir / "service.yaml").write_text(
-            yaml.safe_dump({"public_url": f"http://127.0.0.1:{port}"}), encoding="utf-8"
-        )
+        port, config_dir = bench_config(work)
+        nginx_port = free_port()
         url = args.database or f"sqlite:///{work / 'bench.db'}"
         fill(url, args.stories, config_dir)
-        env = {"AGGREGATOR_DATABASE_URL": url, "PATH": str(Path(sys.executable).parent)}
-        service = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "aggregator",
-                "serve",
-                "--config",
-                str(config_dir),
-                "--port",
-                str(port),
-                "-q",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        workers = args.workers or os.cpu_count() or 1
+        service = start_service(config_dir, url, port, workers)
         nginx = None
         try:
             base = f"http://127.0.0.1:{port}"
@@ -182,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             static.mkdir(parents=True)
             (static / "kuzminki.atom").write_bytes(body)
             conf = work / "nginx.conf"
+            # As many nginx workers as service workers: the same share of the cores.
             conf.write_text(
-                f"daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/err.log;"
+                f"daemon off; worker_processes {workers}; pid {work}/nginx.pid;"
+                f" error_log {work}/err.log;"
                 f" events {{}} http {{ access_log off; types {{ application/atom+xml atom; }}"
                 f" server {{ listen 127.0.0.1:{nginx_port}; root {work}/static; }} }}",
                 encoding="utf-8",
@@ -213,11 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f" | {r.get('p99', 0):.2f} | {r['rps'] / ceiling:.1%} |"
                 )
         finally:
-            service.terminate()
-            service.wait(timeout=30)
+            stop(service)
             if nginx is not None:
-                nginx.terminate()
-                nginx.wait(timeout=30)
+                stop(nginx)
     return 0
 
 
