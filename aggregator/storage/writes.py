@@ -169,9 +169,7 @@ def _add_tags(
         (story_areas, "area", areas),
         (story_topics, "topic", topics),
     ):
-        rows: list[dict[str, object]] = [
-            {"story_id": sid, column: tag} for sid, tag in sorted(set(pairs))
-        ]
+        rows = tags.tag_rows(conn, column, pairs)
         for batch in chunked(rows, rows_per_statement(table)):
             conn.execute(insert_ignore(conn, table, ["story_id", column], batch))
 
