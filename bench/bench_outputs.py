@@ -1,10 +1,12 @@
 """Output serving on loopback: wrk against `aggregator serve` and against nginx with the same bytes.
 
-Usage: ``python bench/bench_outputs.py [--stories 100000] [--database URL] [--duration 10]``.
+Usage: ``python bench/bench_outputs.py [--stories 100000] [--database URL] [--duration 10]
+[--workers N] [--rounds 3]``.
 Fills a fresh database through `Storage.apply` (stories spread over every district and topic of
 the shipped config), starts the service as the README says production runs it (`aggregator
-serve`, uvicorn), starts nginx (Debian's package) serving the same feed bytes as a static file,
-and measures with wrk (Debian's package): a cached feed, a 304, and uncached filtered queries
+serve --workers N`, uvicorn; N = CPU cores by default), starts nginx (Debian's package) with as
+many workers serving the same feed bytes as a static file, and measures with wrk (Debian's
+package): a cached feed, a 304, and uncached filtered queries
 (every request a new `since`, so the in-process cache never holds the answer). Prints a
 Markdown table with requests/s, latency percentiles and the ratios to nginx.
 """
@@ -163,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", default=None, help="empty database URL (default SQLite)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="turns of the wrk cases")
     parser.add_argument(
         "--workers", type=int, default=None, help="service and nginx workers (default: cores)"
     )
@@ -202,10 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", str(conf), "-p", str(work)])
             wait_for(f"http://127.0.0.1:{nginx_port}{feed}")
             c, d = args.connections, args.duration
+            cases = {
+                "nginx, static file (ceiling)": (f"http://127.0.0.1:{nginx_port}{feed}", []),
+                "cached feed (200)": (base + feed, []),
+                "conditional GET (304)": (base + feed, [f"If-None-Match: {etag}"]),
+            }
+            # Other jobs share the machine: the cases take turns for several rounds, and each
+            # row is its median round, so nginx and the service meet the same conditions.
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+            for _ in range(args.rounds):
+                for name, (target, headers) in cases.items():
+                    runs[name].append(wrk(target, d, c, headers))
             rows = {
-                "nginx, static file (ceiling)": wrk(f"http://127.0.0.1:{nginx_port}{feed}", d, c),
-                "cached feed (200)": wrk(base + feed, d, c),
-                "conditional GET (304)": wrk(base + feed, d, c, [f"If-None-Match: {etag}"]),
+                name: sorted(found, key=lambda r: r["rps"])[len(found) // 2]
+                for name, found in runs.items()
             }
             for name, path in (("district", feed), ("topic", "/feeds/topic/transport.atom")):
                 script = work / f"{name}.lua"
@@ -214,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ceiling = rows["nginx, static file (ceiling)"]["rps"]
             print(
                 f"\n{args.stories:,} stories, {url.split(':')[0]}, {len(body):,} bytes, "
-                f"wrk -t2 -c{c} -d{d}s\n"
+                f"wrk -t2 -c{c} -d{d}s, {workers} workers, median of {args.rounds} rounds\n"
             )
             print("| case | requests/s | p50 ms | p90 ms | p99 ms | of nginx |")
             print("|---|---|---|---|---|---|")
