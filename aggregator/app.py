@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
+from starlette.applications import Starlette
 
 from aggregator import dedupe, merge_explain, probe
 from aggregator.classify import compile_topics
@@ -40,6 +41,8 @@ from aggregator.web.app import create_app
 
 CONFIG_ENV = "AGGREGATOR_CONFIG"
 DATABASE_ENV = "AGGREGATOR_DATABASE_URL"
+_LISTEN_ENV = "AGGREGATOR_LISTEN"
+"""Set by `serve --workers` for its processes, so their self links follow --host/--port."""
 DEFAULT_CONFIG_DIR = "config"
 DEFAULT_DATABASE_URL = "sqlite:///data/aggregator.db"
 
@@ -75,14 +78,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_service(config_path: Path, db_url: str, host: str, port: int) -> None:
+def run_service(
+    config_path: Path, db_url: str, host: str, port: int, *, quiet: bool = False
+) -> None:
     """The main job: the scheduler fetching feeds and the web server, in one process."""
     with open_service(config_path, db_url) as (config, storage):
         metrics = Metrics()
         scheduler = UpdateScheduler(_updater(config, storage, metrics, worker_name()), utc_now)
         scheduler.start()
         try:
-            _serve_http(config, storage, host, port, metrics)
+            _serve_http(config, storage, host, port, metrics, quiet=quiet)
         finally:
             scheduler.shutdown()
 
@@ -114,10 +119,39 @@ def run_worker(
             storage.release_leases(owner)
 
 
-def serve(config_path: Path, db_url: str, host: str, port: int) -> None:
-    """The web side alone, for deployments where workers fetch elsewhere."""
+def serve(
+    config_path: Path, db_url: str, host: str, port: int, *, workers: int = 1, quiet: bool = False
+) -> None:
+    """The web side alone, in `workers` processes sharing one socket; fetching runs elsewhere.
+
+    Each worker keeps its own output cache; they agree through the database's change version.
+    """
     with open_service(config_path, db_url) as (config, storage):
-        _serve_http(config, storage, host, port)
+        if workers <= 1:
+            _serve_http(config, storage, host, port, quiet=quiet)
+            return
+    # Workers are spawned processes that import `web_worker`: the environment tells them
+    # which config and database to open.
+    os.environ[CONFIG_ENV] = str(config_path.resolve())
+    os.environ[DATABASE_ENV] = db_url
+    os.environ[_LISTEN_ENV] = f"{host} {port}"
+    uvicorn.run(
+        "aggregator.app:web_worker",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **_uvicorn_logging(quiet),
+    )
+
+
+def web_worker() -> Starlette:
+    """The web app of one `serve --workers` process, from $AGGREGATOR_CONFIG and _DATABASE_URL."""
+    config = load_config(config_dir(None))
+    host, _, port = os.environ.get(_LISTEN_ENV, "127.0.0.1 8000").partition(" ")
+    config = with_listen_url(config, host, int(port))
+    storage = Storage.open(database_url(), upgrade=False)
+    return create_app(config, storage, clock=utc_now, version_ttl=OUTPUT_VERSION_TTL)
 
 
 def fetch_once(
@@ -279,10 +313,21 @@ def with_listen_url(config: Config, host: str, port: int) -> Config:
 
 
 def _serve_http(
-    config: Config, storage: Storage, host: str, port: int, metrics: Metrics | None = None
+    config: Config,
+    storage: Storage,
+    host: str,
+    port: int,
+    metrics: Metrics | None = None,
+    *,
+    quiet: bool = False,
 ) -> None:
     config = with_listen_url(config, host, port)
     web = create_app(
         config, storage, clock=utc_now, metrics=metrics, version_ttl=OUTPUT_VERSION_TTL
     )
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    uvicorn.run(web, host=host, port=port, **_uvicorn_logging(quiet))
+
+
+def _uvicorn_logging(quiet: bool) -> dict[str, Any]:
+    """uvicorn's log settings: `-q` also drops the access log (a log call per request)."""
+    return {"log_level": "warning" if quiet else "info", "access_log": not quiet}

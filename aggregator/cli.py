@@ -72,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8080)
         command.set_defaults(handler=handler)
+        if name == "serve":
+            command.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                metavar="N",
+                help="web server processes; in production as many as CPU cores",
+            )
 
     worker = commands.add_parser(
         "worker", parents=[common], help="the scheduler alone, sharing feeds with other workers"
@@ -158,12 +166,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    app.run_service(app.config_dir(args.config), app.database_url(), args.host, args.port)
+    app.run_service(
+        app.config_dir(args.config), app.database_url(), args.host, args.port, quiet=args.quiet
+    )
     return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:
-    app.serve(app.config_dir(args.config), app.database_url(), args.host, args.port)
+    app.serve(
+        app.config_dir(args.config),
+        app.database_url(),
+        args.host,
+        args.port,
+        workers=args.workers,
+        quiet=args.quiet,
+    )
     return EXIT_OK
 
 

@@ -132,10 +132,12 @@ story_areas = sa.Table(
         sa.ForeignKey("stories.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("area", sa.String(64), primary_key=True, index=True),
+    sa.Column("area", sa.String(64), primary_key=True),
     # Why the area is attached: VIA_SOURCE (an outlet of the area carried the story) wins over
     # VIA_MENTION (the story's text names it); reclassifying replaces mention rows only.
     sa.Column("via", sa.String(16), nullable=False, server_default="source"),
+    # The story's publication time (never changes), so a feed walks one index (migration 0005).
+    sa.Column("published_at", UTCDateTime, nullable=False),
 )
 
 VIA_SOURCE = "source"
@@ -150,12 +152,26 @@ story_topics = sa.Table(
         sa.ForeignKey("stories.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("topic", sa.String(64), primary_key=True, index=True),
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("published_at", UTCDateTime, nullable=False),
 )
 
 # Keyset paging walks (published_at, id) newest first; WebSub finds what a cycle changed.
 sa.Index("ix_stories_published_at_id", stories.c.published_at, stories.c.id)
 sa.Index("ix_stories_updated_at", stories.c.updated_at)
+# A district's or topic's feed: its newest stories straight from one index, newest first.
+sa.Index(
+    "ix_story_areas_area_published_at",
+    story_areas.c.area,
+    story_areas.c.published_at,
+    story_areas.c.story_id,
+)
+sa.Index(
+    "ix_story_topics_topic_published_at",
+    story_topics.c.topic,
+    story_topics.c.published_at,
+    story_topics.c.story_id,
+)
 
 story_terms = sa.Table(
     "story_terms",

@@ -411,7 +411,7 @@ class Storage:
     def stories(self, query: StoryQuery) -> list[Story]:
         """The newest stories matching `query`, each with its sources, areas and topics."""
         with self._read() as conn:
-            return reads.load_stories(conn, reads.story_ids(conn, query))
+            return reads.stories_page(conn, query)
 
     @_guarded
     def analyze(self) -> None:

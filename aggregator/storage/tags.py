@@ -33,13 +33,40 @@ def split_categories(stored: str | None) -> tuple[str, ...]:
     return tuple(stored.split("\n")) if stored else ()
 
 
+def published_times(conn: Connection, story_ids: Iterable[int]) -> dict[int, datetime]:
+    """Each existing story's publication time, which its tag rows repeat for the feed indexes."""
+    found: dict[int, datetime] = {}
+    for batch in chunked(sorted(set(story_ids))):
+        query = sa.select(stories.c.id, stories.c.published_at).where(stories.c.id.in_(batch))
+        found.update((story_id, published) for story_id, published in conn.execute(query))
+    return found
+
+
+def tag_rows(
+    conn: Connection, column: str, pairs: Iterable[tuple[int, str]]
+) -> list[dict[str, object]]:
+    """Rows for a tag table from (story, tag) pairs, sorted, each with its story's time."""
+    unique = sorted(set(pairs))
+    published = published_times(conn, (story_id for story_id, _ in unique))
+    return [
+        {"story_id": sid, column: tag, "published_at": published[sid]}
+        for sid, tag in unique
+        if sid in published
+    ]
+
+
 def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     """Attach (story, area, via) tags; a source tag wins over a mention of the same area."""
     by_key: dict[tuple[int, str], str] = {}
     for story_id, area, via in rows:
         if by_key.get((story_id, area)) != VIA_SOURCE:
             by_key[(story_id, area)] = via
-    source = [{"story_id": s, "area": a, "via": v} for (s, a), v in sorted(by_key.items())]
+    published = published_times(conn, (story_id for story_id, _ in by_key))
+    source = [
+        {"story_id": s, "area": a, "via": v, "published_at": published[s]}
+        for (s, a), v in sorted(by_key.items())
+        if s in published
+    ]
     mention = [row for row in source if row["via"] == VIA_MENTION]
     source = [row for row in source if row["via"] == VIA_SOURCE]
     if mention:
@@ -140,9 +167,7 @@ def retag(conn: Connection, retags: Sequence[Retag]) -> None:
                 story_areas.c.story_id.in_(ids), story_areas.c.via == VIA_MENTION
             )
         )
-    topic_rows: list[dict[str, object]] = [
-        {"story_id": r.story_id, "topic": t} for r in retags for t in sorted(set(r.topics))
-    ]
+    topic_rows = tag_rows(conn, "topic", ((r.story_id, t) for r in retags for t in r.topics))
     if topic_rows:
         conn.execute(insert_ignore_many(conn, story_topics, ["story_id", "topic"]), topic_rows)
     add_areas(conn, [(r.story_id, a, VIA_MENTION) for r in retags for a in r.mentioned])

@@ -173,9 +173,7 @@ def _add_tags(
         (story_areas, "area", areas),
         (story_topics, "topic", topics),
     ):
-        rows: list[dict[str, object]] = [
-            {"story_id": sid, column: tag} for sid, tag in sorted(set(pairs))
-        ]
+        rows = tags.tag_rows(conn, column, pairs)
         if rows:
             conn.execute(insert_ignore_many(conn, table, ["story_id", column]), rows)
 

@@ -3,7 +3,8 @@
 Handlers that touch storage are plain `def`: storage is synchronous SQLAlchemy, and Starlette
 runs such handlers in its threadpool, so the event loop never waits on the database. Feed
 handlers are async only to answer cached outputs without a thread hop; anything that needs
-the database goes to the threadpool (`web.outputs.FeedOutputs.respond_async`).
+the database goes to the threadpool (`web.outputs.FeedOutputs.respond_async`). Repeated
+requests for cached outputs are answered before routing (`web.fastpath`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -35,6 +37,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import StorageError
 from aggregator.metrics import Metrics
+from aggregator.web.fastpath import FastFeeds
 from aggregator.web.feeds import (
     FeedSpec,
     all_spec,
@@ -113,7 +116,11 @@ def create_app(
         Route("/feeds/{name}", site.all_feed),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={404: site.page_not_found})
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: site.page_not_found},
+        middleware=[Middleware(FastFeeds, outputs=site.outputs)],
+    )
 
 
 def _utc_now() -> datetime:

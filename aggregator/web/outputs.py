@@ -3,7 +3,8 @@
 A rendered output is cached in memory with the storage's change version it was built at; a
 request first reads that version (one primary-key row) and serves the cached bytes while it
 is unchanged. The ETag is a hash of the bytes, so a re-render that gives the same document
-still answers If-None-Match with 304.
+still answers If-None-Match with 304. Each answered request also records its exact path and
+query string, so `web.fastpath` can answer the same request again before routing.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ CONTENT_TYPES = {
 Renderer = Callable[..., bytes]
 RENDERERS: dict[str, Renderer] = {"atom": render_atom, "rss": render_rss, "json": render_json}
 CACHE_ENTRIES = 1024
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class OutputStore(Protocol):
@@ -88,6 +90,17 @@ class RenderCache:
                 self._entries.popitem(last=False)
 
 
+@dataclass
+class _Target:
+    """An exact request target's cache key, and the raw headers of its last rendered output."""
+
+    key: tuple[str, ...]
+    fmt: str
+    rendered: Rendered | None = None
+    ok: RawHeaders | None = None
+    unchanged: RawHeaders | None = None
+
+
 class FeedOutputs:
     """Answers requests for output feeds of one config from one storage."""
 
@@ -110,6 +123,8 @@ class FeedOutputs:
         self._clock = clock
         self._version: tuple[int, float] | None = None
         self._version_lock = threading.Lock()
+        self._targets: dict[tuple[str, bytes], _Target] = {}
+        self._targets_lock = threading.Lock()  # handlers in the threadpool record targets
 
     def change_version(self) -> int:
         """The storage's change version, read at most once per `version_ttl` seconds.
@@ -142,8 +157,32 @@ class FeedOutputs:
                 return prepared
             rendered = self.cache.get(prepared[1], version)
             if rendered is not None:
+                self._remember(request, prepared[1], fmt)
                 return self._answer(request, rendered, fmt)
         return await run_in_threadpool(self.respond, request, spec, fmt)
+
+    def cached_answer(
+        self, path: str, query_string: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, RawHeaders, bytes] | None:
+        """Status, raw headers and body for a request target answered before, while its
+        cached output is still valid at a fresh change version; None otherwise. No I/O."""
+        target = self._targets.get((path, query_string))
+        if target is None:
+            return None
+        version = self.fresh_version()
+        if version is None:
+            return None
+        rendered = self.cache.get(target.key, version)
+        if rendered is None:
+            return None
+        if target.rendered is not rendered or target.ok is None or target.unchanged is None:
+            # Built by the very functions the slow path answers with, so the headers match.
+            ok, unchanged = self._response(rendered, target.fmt), self._not_modified(rendered)
+            target.ok, target.unchanged = ok.raw_headers, unchanged.raw_headers
+            target.rendered = rendered
+        if not_modified(headers, rendered.etag, rendered.updated):
+            return 304, target.unchanged, b""
+        return 200, target.ok, rendered.body
 
     def respond(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
         """The feed `spec` in `fmt`, narrowed by the request's query parameters."""
@@ -156,7 +195,20 @@ class FeedOutputs:
         if rendered is None:
             rendered = self._render(spec, fmt, params, version)
             self.cache.put(key, rendered)
+        self._remember(request, key, fmt)
         return self._answer(request, rendered, fmt)
+
+    def _remember(self, request: Request, key: tuple[str, ...], fmt: str) -> None:
+        """Record which cache key this exact path and query string asked for."""
+        target = (request.scope["path"], request.scope["query_string"])
+        if target in self._targets:
+            return
+        with self._targets_lock:
+            if len(self._targets) >= CACHE_ENTRIES:
+                # Oldest first: a dict keeps insertion order. A forgotten target only costs the
+                # next identical request a trip through routing.
+                del self._targets[next(iter(self._targets))]
+            self._targets[target] = _Target(key, fmt)
 
     def _prepare(
         self, request: Request, spec: FeedSpec, fmt: str
@@ -177,10 +229,17 @@ class FeedOutputs:
         return (spec, params), key
 
     def _answer(self, request: Request, rendered: Rendered, fmt: str) -> Response:
-        headers = validator_headers(rendered.etag, rendered.updated, self.cache_control)
         if not_modified(request.headers, rendered.etag, rendered.updated):
-            return Response(status_code=304, headers=headers)
+            return self._not_modified(rendered)
+        return self._response(rendered, fmt)
+
+    def _response(self, rendered: Rendered, fmt: str) -> Response:
+        headers = validator_headers(rendered.etag, rendered.updated, self.cache_control)
         return Response(rendered.body, media_type=CONTENT_TYPES[fmt], headers=headers)
+
+    def _not_modified(self, rendered: Rendered) -> Response:
+        headers = validator_headers(rendered.etag, rendered.updated, self.cache_control)
+        return Response(status_code=304, headers=headers)
 
     def _render(self, spec: FeedSpec, fmt: str, params: Params, version: int) -> Rendered:
         query = replace(

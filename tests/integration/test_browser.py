@@ -11,19 +11,18 @@ import json
 import os
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
 import feedparser
 import pytest
-import uvicorn
 import yaml
 
 from aggregator import app
 from aggregator.devtools.feedserver import FeedServer
 from aggregator.web.app import create_app
+from tests.integration.loopback import running
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,19 +82,11 @@ def site(tmp_path: Path, feed_server: FeedServer) -> Iterator[str]:
     (config_dir / "service.yaml").write_text(f"public_url: {base}\n", encoding="utf-8")
     db_url = f"sqlite:///{tmp_path / 'browser.db'}"
     app.fetch_once(config_dir, db_url)
-    with app.open_service(config_dir, db_url) as (config, storage):
-        server = uvicorn.Server(uvicorn.Config(create_app(config, storage), log_level="warning"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        started = threading.Event()
-        while not server.started and thread.is_alive():
-            started.wait(0.05)  # polls uvicorn's own readiness flag, not a timing guess
-        try:
-            yield base
-        finally:
-            server.should_exit = True
-            thread.join()
-            sock.close()
+    with (
+        app.open_service(config_dir, db_url) as (config, storage),
+        running(create_app(config, storage), sock),
+    ):
+        yield base
 
 
 def _check_feed(page_request: object, url: str) -> None:

@@ -162,9 +162,10 @@ def _probe(link: str) -> Entry:
     )
 
 
-def test_migrations_form_one_chain_ending_in_near_duplicates() -> None:
+def test_migrations_form_one_chain_ending_in_output_indexes() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0004"]
+    assert scripts.get_heads() == ["0005"]
+    assert scripts.get_revision("0005").down_revision == "0004"
     assert scripts.get_revision("0004").down_revision == "0003e"
 
 
