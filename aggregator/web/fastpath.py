@@ -1,7 +1,7 @@
 """An ASGI layer that answers repeated requests for cached outputs before routing.
 
 Subscribers poll the same few feed URLs over and over. While the change version is fresh
-(`FeedOutputs.fresh_version`) and a request's exact path and query string were answered
+(`FeedOutputs.served_version`) and a request's exact path and query string were answered
 before, the cached bytes go out with the headers the routed handler built for them, without
 Starlette's request object, routing or exception middleware. Everything else passes through.
 """

@@ -123,6 +123,7 @@ class FeedOutputs:
         self._clock = clock
         self._version: tuple[int, float] | None = None
         self._version_lock = threading.Lock()
+        self._refreshing = False  # one request is reading the change version again
         self._targets: dict[tuple[str, bytes], _Target] = {}
         self._targets_lock = threading.Lock()  # handlers in the threadpool record targets
 
@@ -136,7 +137,11 @@ class FeedOutputs:
         with self._version_lock:
             if self._version is not None and now - self._version[1] < self._version_ttl:
                 return self._version[0]
-        version = self.storage.change_version()
+        try:
+            version = self.storage.change_version()
+        finally:
+            with self._version_lock:
+                self._refreshing = False
         with self._version_lock:
             self._version = (version, now)
         return version
@@ -147,6 +152,24 @@ class FeedOutputs:
             if self._version is None or self._clock() - self._version[1] >= self._version_ttl:
                 return None
             return self._version[0]
+
+    def served_version(self) -> int | None:
+        """The version the fast path may serve at; no I/O.
+
+        When the TTL lapses, the first caller gets None and goes on to read the version again;
+        callers meanwhile keep the old one for up to another TTL, so a busy server's
+        connections do not all queue for the database at the same moment.
+        """
+        with self._version_lock:
+            if self._version is None:
+                return None
+            age = self._clock() - self._version[1]
+            if age < self._version_ttl:
+                return self._version[0]
+            if self._refreshing and age < 2 * self._version_ttl:
+                return self._version[0]
+            self._refreshing = True
+            return None
 
     async def respond_async(self, request: Request, spec: FeedSpec, fmt: str) -> Response:
         """`respond`, answering cached outputs on the event loop and the rest in a thread."""
@@ -169,7 +192,7 @@ class FeedOutputs:
         target = self._targets.get((path, query_string))
         if target is None:
             return None
-        version = self.fresh_version()
+        version = self.served_version()
         if version is None:
             return None
         rendered = self.cache.get(target.key, version)
