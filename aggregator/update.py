@@ -161,7 +161,10 @@ class Updater:
         """
         summary = CycleSummary()
         window = 2 * self.config.service.concurrency
-        started = time.monotonic()
+        started = renewed = time.monotonic()
+        # Claimed feeds may queue behind a slow host for longer than a lease: renewing the
+        # leases a few times per lease keeps them ours while this worker is alive.
+        renew_every = self.lease.total_seconds() / 3
         running: set[asyncio.Task[None]] = set()
         more = True
         async with self._pipeline(summary, None) as update:
@@ -175,10 +178,13 @@ class Updater:
                         running.update(asyncio.create_task(update(feed, at)) for feed in feeds)
                     if running:
                         done, running = await asyncio.wait(
-                            running, return_when=asyncio.FIRST_COMPLETED
+                            running, timeout=renew_every, return_when=asyncio.FIRST_COMPLETED
                         )
                         for task in done:
                             task.result()
+                    if running and time.monotonic() - renewed >= renew_every:
+                        renewed = time.monotonic()
+                        await self._renew(now + timedelta(seconds=renewed - started))
             finally:
                 await asyncio.gather(*running, return_exceptions=True)
         await self._finish(summary, now)
@@ -192,6 +198,15 @@ class Updater:
         except StorageError:
             self.metrics.record_database_error()
             raise
+
+    async def _renew(self, at: datetime) -> None:
+        """Extend this worker's leases to `at` plus a lease. A database failure is counted and
+        logged, not raised: the next renewal tries again, as the ingest of the feeds will."""
+        try:
+            await asyncio.to_thread(self.storage.renew_leases, self.owner, at + self.lease)
+        except StorageError:
+            self.metrics.record_database_error()
+            log.warning("could not renew the leases of %s", self.owner, exc_info=True)
 
     async def run(
         self,

@@ -57,7 +57,8 @@ class Route:
     """A dynamic response. `etag=None` means a strong hash of the body on a 200; "" means none.
 
     `redirect_to` sends a Location with `status` (302 unless a 3xx is given); `delay` waits
-    before the headers, `drip` between body bytes; `chunked` sends no Content-Length.
+    before the headers, `drip` between body bytes; `chunked` sends no Content-Length; `hold`
+    keeps the answer back until the event is set (a test's hand on a slow server).
     """
 
     body: bytes = b""
@@ -71,6 +72,7 @@ class Route:
     drip: float = 0.0
     redirect_to: str | None = None
     chunked: bool = False
+    hold: threading.Event | None = None
 
 
 def content_type_for(path: Path) -> str:
@@ -297,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner.enter()
         try:
             stopped = bool(route.delay) and owner.stopping.wait(route.delay)
+            while route.hold is not None and not stopped and not route.hold.wait(0.05):
+                stopped = owner.stopping.is_set()
         finally:
             owner.leave()
         if stopped:

@@ -63,6 +63,19 @@ def claim(
     return claimed
 
 
+def renew(conn: Connection, owner: str, until: datetime) -> int:
+    """Extend every lease `owner` still holds to `until`; return how many.
+
+    A lease taken over by another worker has another owner by then, so it is never renewed.
+    """
+    stmt = (
+        sa.update(feeds)
+        .where(feeds.c.lease_owner == owner, feeds.c.lease_expires_at < until)
+        .values(lease_expires_at=until)
+    )
+    return conn.execute(stmt).rowcount
+
+
 def release_values() -> dict[str, object]:
     """The column values that free a feed's lease (set when its outcome is recorded)."""
     return {"lease_owner": None, "lease_expires_at": None}

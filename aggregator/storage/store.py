@@ -240,6 +240,12 @@ class Storage:
             return [_feed_state(row) for row in leases.claim(conn, owner, now, lease, limit)]
 
     @_guarded
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        """Extend the leases `owner` holds to `until`, while its claimed feeds wait their turn."""
+        with self._write() as conn:
+            return leases.renew(conn, owner, until)
+
+    @_guarded
     def release_leases(self, owner: str) -> int:
         """Free every lease `owner` still holds (on a clean shutdown); return how many."""
         with self._write() as conn:

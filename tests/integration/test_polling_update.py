@@ -6,8 +6,10 @@ A loopback feed server, a real database (SQLite and PostgreSQL) and the real fet
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -192,3 +194,54 @@ def test_the_per_host_limit_is_per_host(feed_server: FeedServer, storage: Storag
     assert summary.fetched == 8
     # Two host names, one slot each: never more than two at once on the shared server.
     assert feed_server.max_in_flight <= 2
+
+
+class RenewalSignal(Storage):
+    """The real storage, telling when a worker has renewed its leases `wanted` times."""
+
+    wanted = 3
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__(engine)
+        self.renewals = 0
+        self.renewed = threading.Event()
+
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        count = super().renew_leases(owner, until)
+        self.renewals += 1
+        if self.renewals >= self.wanted:
+            self.renewed.set()
+        return count
+
+
+def test_feeds_waiting_for_a_busy_host_keep_their_lease(
+    feed_server: FeedServer, database_url: str
+) -> None:
+    base = Storage.open(database_url)
+    storage = RenewalSignal(base._engine)
+    gate = threading.Event()
+    paths = [f"/busy-host/{i}.xml" for i in range(3)]
+    for i, path in enumerate(paths):
+        body = rss(f"Лента {i}", item(f"b{i}", f"Новость {i}", "Sat, 28 Nov 2026 08:00:00 +0300"))
+        # The first answer is held back: the other two feeds queue for the one host slot.
+        feed_server.set_route(path, Route(body, hold=gate if i == 0 else None))
+    sources = tuple(Source(feed_server.url(p), f"Лента {i}", CITY) for i, p in enumerate(paths))
+    settings = ServiceSettings(concurrency=4, per_host_concurrency=1)
+    storage.sync_sources(sources, NOW)
+    lease = timedelta(seconds=0.6)
+    updater = Updater(Config((), (), sources, (), settings), storage, owner="a", lease=lease)
+    summaries: list[CycleSummary] = []
+    worker = threading.Thread(target=lambda: summaries.append(asyncio.run(updater.run_due(NOW))))
+    worker.start()
+    try:
+        # Three renewals come at least a lease after the claim: each lease now runs until
+        # NOW + 2 leases or later, so another worker claiming at NOW + 1.5 leases (after the
+        # first expiry) must find nothing free.
+        assert storage.renewed.wait(30)
+        assert storage.claim_due_feeds("b", NOW + lease * 1.5, lease, 10) == []
+    finally:
+        gate.set()
+        worker.join()
+        storage.close()
+    assert summaries[0].fetched == 3
+    assert sorted(r.path for r in feed_server.requests) == sorted(paths)

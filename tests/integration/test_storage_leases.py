@@ -145,3 +145,16 @@ def test_workers_starting_at_once_sync_the_same_sources(database_url: str) -> No
     assert stores[0].counts()["feeds"] == 50
     for store in stores:
         store.close()
+
+
+def test_renewing_extends_only_the_owners_running_leases(storage: Storage) -> None:
+    storage.claim_due_feeds("worker-a", NOW, LEASE, 3)
+    storage.claim_due_feeds("worker-b", NOW, LEASE, 3)
+    assert storage.renew_leases("worker-a", NOW + 3 * LEASE) == 3
+    # After the first expiry worker-b's feeds are free again, worker-a's still held.
+    taken = storage.claim_due_feeds("worker-c", NOW + LEASE, LEASE, 100)
+    assert len(taken) == 7
+    assert storage.renew_leases("worker-b", NOW + 3 * LEASE) == 0  # taken over: not its own
+    # Past worker-c's expiry its seven are free; worker-a's three run until 3 leases.
+    later = storage.claim_due_feeds("worker-d", NOW + 2 * LEASE, LEASE, 100)
+    assert {f.feed_id for f in later} == {f.feed_id for f in taken}
