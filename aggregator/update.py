@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import dedupe, fulltext, polling
-from aggregator.classify import compile_topics
+from aggregator.classify import TopicMatcher, compile_topics
 from aggregator.domain import (
     ApplyResult,
     Config,
@@ -36,7 +36,7 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
-from aggregator.gazetteer import build_gazetteer
+from aggregator.gazetteer import Gazetteer, build_gazetteer
 from aggregator.hostlimit import HostLimiter, HostSlot
 from aggregator.htmlsource import parse_html_source
 from aggregator.metrics import Metrics
@@ -94,11 +94,15 @@ class CycleSummary:
 ProgressCallback = Callable[[FeedReport], None]
 CycleHook = Callable[[datetime], Awaitable[None]]
 """Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
-Prepared = tuple[ParsedFeed, list[Entry]]
-"""A parsed body (its entries dropped, they are normalized) and its normalized entries."""
+Labels = list[tuple[tuple[str, ...], tuple[str, ...]]]
+"""Per entry, in order: its topics and the areas its text mentions."""
+Prepared = tuple[ParsedFeed, list[Entry], Labels]
+"""A parsed body (its entries dropped, they are normalized), its entries and their labels."""
 UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
 
 LOCAL_OWNER = "local"
+OUTCOME_BATCH = 64
+"""Outcomes without entries (304s, failures) written per transaction: a 304 costs one row."""
 
 
 def default_lease(total_timeout: float) -> timedelta:
@@ -130,6 +134,9 @@ class Updater:
         self.lease = lease or default_lease(config.service.total_timeout)
         self._parse_workers = parse_workers
         self._parse_pool: ProcessPoolExecutor | None = None
+        # Outcomes without entries (304s, failures) waiting to be written in one transaction;
+        # only the ingest thread touches them.
+        self._pending: list[FeedOutcome] = []
         self.metrics = metrics if metrics is not None else Metrics()
         self._topics = compile_topics(config.topics)
         settings = config.service
@@ -151,7 +158,12 @@ class Updater:
         # small feeds. forkserver, because forking a process with running threads is unsafe.
         if self._parse_workers > 0 and self._parse_pool is None:
             context = multiprocessing.get_context("forkserver")
-            self._parse_pool = ProcessPoolExecutor(self._parse_workers, mp_context=context)
+            self._parse_pool = ProcessPoolExecutor(
+                self._parse_workers,
+                mp_context=context,
+                initializer=_start_parse_process,
+                initargs=(self.config,),
+            )
         return self._parse_pool
 
     async def run_due(self, now: datetime) -> CycleSummary:
@@ -218,16 +230,19 @@ class Updater:
         # The host slot first: a feed waiting for its busy host must not hold a global slot.
         hosts = HostLimiter(settings.per_host_concurrency)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
-            async with Fetcher(settings) as fetcher:
+            try:
+                async with Fetcher(settings) as fetcher:
 
-                async def one(feed: FeedState, now: datetime) -> None:
-                    async with hosts.hold(feed.url) as host, limit:
-                        report = await self._update_feed(fetcher, ingest, feed, now, host)
-                    summary.add(report)
-                    if progress is not None:
-                        progress(report)
+                    async def one(feed: FeedState, now: datetime) -> None:
+                        async with hosts.hold(feed.url) as host, limit:
+                            report = await self._update_feed(fetcher, ingest, feed, now, host)
+                        summary.add(report)
+                        if progress is not None:
+                            progress(report)
 
-                yield one
+                    yield one
+            finally:
+                await asyncio.get_running_loop().run_in_executor(ingest, self._flush_outcomes)
 
     async def _finish(self, summary: CycleSummary, now: datetime) -> None:
         """Run the after-cycle hook when the cycle stored something."""
@@ -353,24 +368,48 @@ class Updater:
             answer = polling.Response(
                 304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
             )
-            self.storage.record_outcome(self._outcome(feed, now, answer))
+            self._record_later(self._outcome(feed, now, answer))
             return FeedReport(feed, "not_modified")
+        labels: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         if prepared is not None:
-            parsed, entries = prepared
+            parsed, entries, computed = prepared
+            labels = {id(entry): label for entry, label in zip(entries, computed, strict=False)}
         else:
             if parsed is None:
                 parsed = self._parse(feed, response, now)
             entries = normalize_entries(parsed, response.url, now)
         candidates = self.storage.candidates(feed.feed_id, entries)
         areas = self.config.source_areas(feed.district)
-        update_plan = dedupe.plan(
-            entries,
-            candidates,
-            areas,
-            lambda entry: self._topics.match(entry.title, entry.summary, entry.categories),
-            lambda entry: self._gazetteer.areas(entry.title, entry.summary),
+
+        def topics_of(entry: Entry) -> tuple[str, ...]:
+            found = labels.get(id(entry))
+            if found is not None:
+                return found[0]
+            return self._topics.match(entry.title, entry.summary, entry.categories)
+
+        def mentions_of(entry: Entry) -> tuple[str, ...]:
+            found = labels.get(id(entry))
+            return (
+                found[1] if found is not None else self._gazetteer.areas(entry.title, entry.summary)
+            )
+
+        update_plan = dedupe.plan(entries, candidates, areas, topics_of, mentions_of)
+        applied = self.storage.apply(
+            feed.feed_id, update_plan, now, self._success(feed, now, response, parsed, entries)
         )
-        applied = self.storage.apply(feed.feed_id, update_plan, now)
+        if parsed.problem:
+            log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
+        return FeedReport(feed, "fetched", applied, parsed.problem)
+
+    def _success(
+        self,
+        feed: FeedState,
+        now: datetime,
+        response: FetchResult,
+        parsed: ParsedFeed,
+        entries: Sequence[Entry],
+    ) -> FeedOutcome:
+        """The outcome of a fetch whose entries are stored in the same transaction."""
         answer = polling.Response(
             response.status,
             ok=True,
@@ -378,20 +417,15 @@ class Updater:
             ttl=polling.feed_hint(parsed.ttl, parsed.update_period, parsed.update_frequency),
             moved_to=response.permanent_redirect,
         )
-        self.storage.record_outcome(
-            self._outcome(
-                feed,
-                now,
-                answer,
-                publications=tuple(entry.published for entry in entries),
-                message=parsed.problem,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-            )
+        return self._outcome(
+            feed,
+            now,
+            answer,
+            publications=tuple(entry.published for entry in entries),
+            message=parsed.problem,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
         )
-        if parsed.problem:
-            log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
-        return FeedReport(feed, "fetched", applied, parsed.problem)
 
     def _record_failure(
         self, feed: FeedState, now: datetime, exc: Exception, status: int | None = None
@@ -404,14 +438,31 @@ class Updater:
         answer = polling.Response(
             status, ok=False, retry_after=None if retry is None else timedelta(seconds=retry)
         )
-        outcome = self._outcome(feed, now, answer, error_kind=kind, message=message)
-        try:
-            self.storage.record_outcome(outcome)
-        except AggregatorError as error:
-            if isinstance(error, StorageError):
-                self.metrics.record_database_error()
-            log.exception("could not record the failure of %s", feed.url)
+        self._record_later(self._outcome(feed, now, answer, error_kind=kind, message=message))
         return FeedReport(feed, "failed", message=message, error_kind=kind)
+
+    def _record_later(self, outcome: FeedOutcome) -> None:
+        """Queue an outcome that stores no entries; a full batch is written at once."""
+        self._pending.append(outcome)
+        if len(self._pending) >= OUTCOME_BATCH:
+            self._flush_outcomes()
+
+    def _flush_outcomes(self) -> None:
+        """Write the queued outcomes in one transaction, or one by one if that fails."""
+        batch, self._pending = self._pending, []
+        try:
+            self.storage.record_outcomes(batch)
+            return
+        except StorageError:
+            self.metrics.record_database_error()
+            log.exception("could not record %d outcomes at once; one by one", len(batch))
+        for outcome in batch:
+            try:
+                self.storage.record_outcome(outcome)
+            except StorageError:
+                # The feed's lease then expires and another attempt records it.
+                self.metrics.record_database_error()
+                log.exception("could not record the outcome of feed %d", outcome.feed_id)
 
     def _outcome(
         self,
@@ -465,12 +516,30 @@ def parse_body(
 def prepare_entries(
     content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
 ) -> Prepared:
-    """Parse and normalize a fetched body (pure, CPU-bound); module-level for a parse process.
+    """Parse, normalize and label a fetched body (pure, CPU-bound), in a parse process.
 
-    The parsed entries are dropped from the result: only the normalized ones cross back.
+    The parsed entries are dropped from the result: only the normalized ones cross back, with
+    their topics and mentioned areas, so the ingest thread only plans and stores.
     """
     parsed = parse_body(content, headers, url, source, now)
-    return replace(parsed, entries=()), normalize_entries(parsed, url, now)
+    entries = normalize_entries(parsed, url, now)
+    labels: Labels = []
+    if _CLASSIFIERS is not None:
+        topics, gazetteer = _CLASSIFIERS
+        labels = [
+            (topics.match(e.title, e.summary, e.categories), gazetteer.areas(e.title, e.summary))
+            for e in entries
+        ]
+    return replace(parsed, entries=()), entries, labels
+
+
+_CLASSIFIERS: tuple[TopicMatcher, Gazetteer] | None = None
+"""A parse process's compiled topics and gazetteer, built once when the process starts."""
+
+
+def _start_parse_process(config: Config) -> None:
+    global _CLASSIFIERS
+    _CLASSIFIERS = (compile_topics(config.topics), build_gazetteer(config))
 
 
 def _status_of(response: FetchResult | NotModified) -> int:

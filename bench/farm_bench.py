@@ -205,7 +205,8 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"service: concurrency {args.concurrency}, parse workers {args.parse_workers}; "
+        f"service: concurrency {args.concurrency}, per host {args.per_host or args.concurrency}, "
+        f"parse workers {args.parse_workers}; "
         f"floor: concurrency {args.floor_concurrency}; reader: workers {args.reader_workers}"
     )
     header = ("system", "cycle", "wall s", "x floor", "feeds/s", "items/s", "new items", "RSS MB")
@@ -259,7 +260,12 @@ def parent(args: argparse.Namespace) -> None:
         base = Path(tmp)
         urls = base / "urls.txt"
         urls.write_text("\n".join(server.base_url + feed_path(n, spec) for n in range(spec.feeds)))
-        service_settings = {"concurrency": args.concurrency}
+        # The farm is one host (127.0.0.1), standing for a thousand sites: per-host politeness
+        # would serialise it, so the bench config raises the per-host limit (--per-host).
+        service_settings = {
+            "concurrency": args.concurrency,
+            "per_host_concurrency": args.per_host or args.concurrency,
+        }
         config = write_config(base / "config", server.base_url, spec, service_settings)
         systems: list[tuple[str, str]] = [("floor", "floor")]
         systems.append(("service sqlite", f"service:sqlite:///{base / 'service.db'}"))
@@ -294,6 +300,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per response")
     parser.add_argument("--change", type=float, default=0.1, help="share of changed feeds")
     parser.add_argument("--concurrency", type=int, default=64, help="service: feeds at once")
+    parser.add_argument(
+        "--per-host", type=int, help="service: per-host limit (default: --concurrency)"
+    )
     parser.add_argument(
         "--floor-concurrency", type=int, default=16, help="floor: one client, its best pool size"
     )

@@ -17,7 +17,7 @@ from aggregator.domain import Entry
 from aggregator.search import story_terms
 from aggregator.storage.schema import change_counter, stories, story_areas, story_topics
 from aggregator.storage.schema import story_terms as terms
-from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_many
 
 COUNTER_ID = 1
 
@@ -32,8 +32,8 @@ def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
         }
     )
     rows: list[dict[str, object]] = [{"term": t, "story_id": sid} for t, sid in pairs]
-    for batch in chunked(rows, rows_per_statement(terms)):
-        conn.execute(insert_ignore(conn, terms, ["term", "story_id"], batch))
+    if rows:
+        conn.execute(insert_ignore_many(conn, terms, ["term", "story_id"]), rows)
 
 
 def bump_version(conn: Connection) -> None:

@@ -20,7 +20,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import chunked, insert_ignore_many
 
 
 def join_categories(categories: Sequence[str]) -> str | None:
@@ -42,19 +42,19 @@ def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     source = [{"story_id": s, "area": a, "via": v} for (s, a), v in sorted(by_key.items())]
     mention = [row for row in source if row["via"] == VIA_MENTION]
     source = [row for row in source if row["via"] == VIA_SOURCE]
-    size = rows_per_statement(story_areas)
-    for batch in chunked(mention, size):
-        conn.execute(insert_ignore(conn, story_areas, ["story_id", "area"], batch))
-    for batch in chunked(source, size):
-        conn.execute(_upsert_source(conn, batch))
+    # One cached statement each, executed with the row list (see sql.insert_ignore_many).
+    if mention:
+        conn.execute(insert_ignore_many(conn, story_areas, ["story_id", "area"]), mention)
+    if source:
+        conn.execute(_upsert_source(conn), source)
 
 
-def _upsert_source(conn: Connection, rows: list[dict[str, object]]) -> sa.Insert:
+def _upsert_source(conn: Connection) -> sa.Insert:
     conflict = ["story_id", "area"]
     if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(story_areas).values(rows)
+        pg = postgresql.insert(story_areas)
         return pg.on_conflict_do_update(index_elements=conflict, set_={"via": VIA_SOURCE})
-    lite = sqlite.insert(story_areas).values(rows)
+    lite = sqlite.insert(story_areas)
     return lite.on_conflict_do_update(index_elements=conflict, set_={"via": VIA_SOURCE})
 
 
@@ -143,6 +143,6 @@ def retag(conn: Connection, retags: Sequence[Retag]) -> None:
     topic_rows: list[dict[str, object]] = [
         {"story_id": r.story_id, "topic": t} for r in retags for t in sorted(set(r.topics))
     ]
-    for rows in chunked(topic_rows, rows_per_statement(story_topics)):
-        conn.execute(insert_ignore(conn, story_topics, ["story_id", "topic"], rows))
+    if topic_rows:
+        conn.execute(insert_ignore_many(conn, story_topics, ["story_id", "topic"]), topic_rows)
     add_areas(conn, [(r.story_id, a, VIA_MENTION) for r in retags for a in r.mentioned])
