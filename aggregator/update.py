@@ -14,7 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import dedupe, fulltext, polling
-from aggregator.classify import TopicMatcher, compile_topics
+from aggregator.classify import compile_topics
 from aggregator.domain import (
     ApplyResult,
     Config,
@@ -36,12 +36,11 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
-from aggregator.gazetteer import Gazetteer, build_gazetteer
+from aggregator.gazetteer import build_gazetteer
 from aggregator.hostlimit import HostLimiter, HostSlot
-from aggregator.htmlsource import parse_html_source
 from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
-from aggregator.parse import parse_feed
+from aggregator.prepare import Prepared, parse_body, prepare_entries, start_parse_process
 from aggregator.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -94,10 +93,6 @@ class CycleSummary:
 ProgressCallback = Callable[[FeedReport], None]
 CycleHook = Callable[[datetime], Awaitable[None]]
 """Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
-Labels = list[tuple[tuple[str, ...], tuple[str, ...]]]
-"""Per entry, in order: its topics and the areas its text mentions."""
-Prepared = tuple[ParsedFeed, list[Entry], Labels]
-"""A parsed body (its entries dropped, they are normalized), its entries and their labels."""
 UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
 
 LOCAL_OWNER = "local"
@@ -161,7 +156,7 @@ class Updater:
             self._parse_pool = ProcessPoolExecutor(
                 self._parse_workers,
                 mp_context=context,
-                initializer=_start_parse_process,
+                initializer=start_parse_process,
                 initargs=(self.config,),
             )
         return self._parse_pool
@@ -502,44 +497,6 @@ class Updater:
             note=decision.note,
             disable_reason=decision.disable_reason,
         )
-
-
-def parse_body(
-    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
-) -> ParsedFeed:
-    """A fetched body parsed as its source says: an HTML page or a feed."""
-    if source.kind == "html":
-        return parse_html_source(content, headers, url, source, now)
-    return parse_feed(content, headers, url)
-
-
-def prepare_entries(
-    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
-) -> Prepared:
-    """Parse, normalize and label a fetched body (pure, CPU-bound), in a parse process.
-
-    The parsed entries are dropped from the result: only the normalized ones cross back, with
-    their topics and mentioned areas, so the ingest thread only plans and stores.
-    """
-    parsed = parse_body(content, headers, url, source, now)
-    entries = normalize_entries(parsed, url, now)
-    labels: Labels = []
-    if _CLASSIFIERS is not None:
-        topics, gazetteer = _CLASSIFIERS
-        labels = [
-            (topics.match(e.title, e.summary, e.categories), gazetteer.areas(e.title, e.summary))
-            for e in entries
-        ]
-    return replace(parsed, entries=()), entries, labels
-
-
-_CLASSIFIERS: tuple[TopicMatcher, Gazetteer] | None = None
-"""A parse process's compiled topics and gazetteer, built once when the process starts."""
-
-
-def _start_parse_process(config: Config) -> None:
-    global _CLASSIFIERS
-    _CLASSIFIERS = (compile_topics(config.topics), build_gazetteer(config))
 
 
 def _status_of(response: FetchResult | NotModified) -> int:

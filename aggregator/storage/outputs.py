@@ -17,7 +17,7 @@ from aggregator.domain import Entry
 from aggregator.search import story_terms
 from aggregator.storage.schema import change_counter, stories, story_areas, story_topics
 from aggregator.storage.schema import story_terms as terms
-from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_many
+from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_rows
 
 COUNTER_ID = 1
 
@@ -32,8 +32,7 @@ def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
         }
     )
     rows: list[dict[str, object]] = [{"term": t, "story_id": sid} for t, sid in pairs]
-    if rows:
-        conn.execute(insert_ignore_many(conn, terms, ["term", "story_id"]), rows)
+    insert_ignore_rows(conn, terms, ["term", "story_id"], rows)
 
 
 def bump_version(conn: Connection) -> None:

@@ -20,7 +20,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_ignore_many
+from aggregator.storage.sql import chunked, insert_ignore_rows
 
 
 def join_categories(categories: Sequence[str]) -> str | None:
@@ -43,8 +43,7 @@ def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     mention = [row for row in source if row["via"] == VIA_MENTION]
     source = [row for row in source if row["via"] == VIA_SOURCE]
     # One cached statement each, executed with the row list (see sql.insert_ignore_many).
-    if mention:
-        conn.execute(insert_ignore_many(conn, story_areas, ["story_id", "area"]), mention)
+    insert_ignore_rows(conn, story_areas, ["story_id", "area"], mention)
     if source:
         conn.execute(_upsert_source(conn), source)
 
@@ -143,6 +142,5 @@ def retag(conn: Connection, retags: Sequence[Retag]) -> None:
     topic_rows: list[dict[str, object]] = [
         {"story_id": r.story_id, "topic": t} for r in retags for t in sorted(set(r.topics))
     ]
-    if topic_rows:
-        conn.execute(insert_ignore_many(conn, story_topics, ["story_id", "topic"]), topic_rows)
+    insert_ignore_rows(conn, story_topics, ["story_id", "topic"], topic_rows)
     add_areas(conn, [(r.story_id, a, VIA_MENTION) for r in retags for a in r.mentioned])

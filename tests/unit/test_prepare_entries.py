@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator import update
+from aggregator import prepare
 from aggregator.classify import compile_topics
 from aggregator.config import load_config
 from aggregator.devtools.farm import FarmSpec, render_feed, write_config
@@ -23,13 +23,13 @@ def test_a_parse_process_labels_entries_as_the_ingest_thread_would(tmp_path: Pat
     config = load_config(write_config(tmp_path / "config", "http://farm.test", spec))
     body, content_type = render_feed(7, 0, spec)  # windows-1251
     headers = {"content-type": content_type}
-    update._start_parse_process(config)
+    prepare.start_parse_process(config)
     try:
-        parsed, entries, labels = update.prepare_entries(
+        parsed, entries, labels = prepare.prepare_entries(
             body, headers, URL, Source(URL, "", CITY), NOW
         )
     finally:
-        update._CLASSIFIERS = None
+        prepare.CLASSIFIERS = None
     expected = normalize_entries(parse_feed(body, headers, URL), URL, NOW)
     topics, gazetteer = compile_topics(config.topics), build_gazetteer(config)
     assert entries == expected
