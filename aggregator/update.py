@@ -14,7 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator import dedupe, fulltext, polling
-from aggregator.classify import compile_topics
 from aggregator.domain import (
     ApplyResult,
     Config,
@@ -36,12 +35,17 @@ from aggregator.domain import (
 )
 from aggregator.errors import AggregatorError, FetchError, FetchErrorKind, ParseError, StorageError
 from aggregator.fetch import Fetcher
-from aggregator.gazetteer import build_gazetteer
 from aggregator.hostlimit import HostLimiter, HostSlot
-from aggregator.htmlsource import parse_html_source
 from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
-from aggregator.parse import parse_feed
+from aggregator.prepare import (
+    Label,
+    Labeller,
+    Prepared,
+    parse_body,
+    prepare_entries,
+    start_parse_process,
+)
 from aggregator.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -94,11 +98,11 @@ class CycleSummary:
 ProgressCallback = Callable[[FeedReport], None]
 CycleHook = Callable[[datetime], Awaitable[None]]
 """Called with the cycle's start time after a cycle that stored something (WebSub pings)."""
-Prepared = tuple[ParsedFeed, list[Entry]]
-"""A parsed body (its entries dropped, they are normalized) and its normalized entries."""
 UpdateOne = Callable[[FeedState, datetime], Coroutine[Any, Any, None]]
 
 LOCAL_OWNER = "local"
+OUTCOME_BATCH = 64
+"""Outcomes without entries (304s, failures) written per transaction: a 304 costs one row."""
 
 
 def default_lease(total_timeout: float) -> timedelta:
@@ -130,13 +134,15 @@ class Updater:
         self.lease = lease or default_lease(config.service.total_timeout)
         self._parse_workers = parse_workers
         self._parse_pool: ProcessPoolExecutor | None = None
+        # Outcomes without entries (304s, failures) waiting to be written in one transaction;
+        # only the ingest thread touches them.
+        self._pending: list[FeedOutcome] = []
         self.metrics = metrics if metrics is not None else Metrics()
-        self._topics = compile_topics(config.topics)
+        self._labeller = Labeller(config)
         settings = config.service
         self._bounds = polling.Bounds(
             settings.min_interval, settings.max_interval, settings.backoff_cap
         )
-        self._gazetteer = build_gazetteer(config)
         self._sources = {source.url: source for source in config.sources}
         self._after_cycle = after_cycle
 
@@ -151,7 +157,12 @@ class Updater:
         # small feeds. forkserver, because forking a process with running threads is unsafe.
         if self._parse_workers > 0 and self._parse_pool is None:
             context = multiprocessing.get_context("forkserver")
-            self._parse_pool = ProcessPoolExecutor(self._parse_workers, mp_context=context)
+            self._parse_pool = ProcessPoolExecutor(
+                self._parse_workers,
+                mp_context=context,
+                initializer=start_parse_process,
+                initargs=(self.config,),
+            )
         return self._parse_pool
 
     async def run_due(self, now: datetime) -> CycleSummary:
@@ -233,16 +244,19 @@ class Updater:
         # The host slot first: a feed waiting for its busy host must not hold a global slot.
         hosts = HostLimiter(settings.per_host_concurrency)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as ingest:
-            async with Fetcher(settings) as fetcher:
+            try:
+                async with Fetcher(settings) as fetcher:
 
-                async def one(feed: FeedState, now: datetime) -> None:
-                    async with hosts.hold(feed.url) as host, limit:
-                        report = await self._update_feed(fetcher, ingest, feed, now, host)
-                    summary.add(report)
-                    if progress is not None:
-                        progress(report)
+                    async def one(feed: FeedState, now: datetime) -> None:
+                        async with hosts.hold(feed.url) as host, limit:
+                            report = await self._update_feed(fetcher, ingest, feed, now, host)
+                        summary.add(report)
+                        if progress is not None:
+                            progress(report)
 
-                yield one
+                    yield one
+            finally:
+                await asyncio.get_running_loop().run_in_executor(ingest, self._flush_outcomes)
 
     async def _finish(self, summary: CycleSummary, now: datetime) -> None:
         """Run the after-cycle hook when the cycle stored something."""
@@ -355,12 +369,6 @@ class Updater:
         stored = self.storage.stored_items(feed.feed_id, entries)
         return [e.link for e in entries if e.link is not None and e.key not in stored]
 
-    def _topics_of(self, entry: Entry) -> tuple[str, ...]:
-        return self._topics.match(entry.title, entry.summary, entry.categories)
-
-    def _mentions_of(self, entry: Entry) -> tuple[str, ...]:
-        return self._gazetteer.areas(entry.title, entry.summary)
-
     def _ingest(
         self,
         feed: FeedState,
@@ -374,22 +382,25 @@ class Updater:
             answer = polling.Response(
                 304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
             )
-            self.storage.record_outcome(self._outcome(feed, now, answer))
+            self._record_later(self._outcome(feed, now, answer))
             return FeedReport(feed, "not_modified")
+        labels: dict[int, Label] = {}
         if prepared is not None:
-            parsed, entries = prepared
+            parsed, entries, computed = prepared
+            labels = {id(entry): label for entry, label in zip(entries, computed, strict=False)}
         else:
             if parsed is None:
                 parsed = self._parse(feed, response, now)
             entries = normalize_entries(parsed, response.url, now)
         areas = self.config.source_areas(feed.district)
         stored = self.storage.stored_items(feed.feed_id, entries)
-        fresh = dedupe.fresh_entries(entries, stored)
-        features = {entry.key: dedupe.entry_features(entry) for entry in fresh}
-        # Classified before the story lock: under it only the candidates read, the plan and
-        # its writes remain, so workers wait on each other as little as possible.
-        topics = {entry.key: self._topics_of(entry) for entry in fresh}
-        mentions = {entry.key: self._mentions_of(entry) for entry in fresh}
+        # Labelled before the story lock (here or in a parse process): under it only the
+        # candidates read, the plan and its writes remain, so workers wait on each other little.
+        fresh = {
+            e.key: labels.get(id(e)) or self._labeller.label(e)
+            for e in dedupe.fresh_entries(entries, stored)
+        }
+        features = {key: label.features for key, label in fresh.items()}
         limits = dedupe.thresholds(self.config.service.dedupe)
         applied = self.storage.ingest(
             feed.feed_id,
@@ -398,17 +409,29 @@ class Updater:
                 entries,
                 candidates,
                 areas,
-                lambda entry: topics[entry.key] if entry.key in topics else self._topics_of(entry),
-                lambda entry: (
-                    mentions[entry.key] if entry.key in mentions else self._mentions_of(entry)
-                ),
+                lambda e: fresh[e.key].topics if e.key in fresh else self._labeller.topics(e),
+                lambda e: fresh[e.key].mentions if e.key in fresh else self._labeller.mentions(e),
                 features=features,
                 limits=limits,
             ),
             now,
             band_keys={key: f.band_keys for key, f in features.items()},
             window=limits.window,
+            outcome=self._success(feed, now, response, parsed, entries),
         )
+        if parsed.problem:
+            log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
+        return FeedReport(feed, "fetched", applied, parsed.problem)
+
+    def _success(
+        self,
+        feed: FeedState,
+        now: datetime,
+        response: FetchResult,
+        parsed: ParsedFeed,
+        entries: Sequence[Entry],
+    ) -> FeedOutcome:
+        """The outcome of a fetch whose entries are stored in the same transaction."""
         answer = polling.Response(
             response.status,
             ok=True,
@@ -416,20 +439,15 @@ class Updater:
             ttl=polling.feed_hint(parsed.ttl, parsed.update_period, parsed.update_frequency),
             moved_to=response.permanent_redirect,
         )
-        self.storage.record_outcome(
-            self._outcome(
-                feed,
-                now,
-                answer,
-                publications=tuple(entry.published for entry in entries),
-                message=parsed.problem,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-            )
+        return self._outcome(
+            feed,
+            now,
+            answer,
+            publications=tuple(entry.published for entry in entries),
+            message=parsed.problem,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
         )
-        if parsed.problem:
-            log.warning("%s: recovered from a feed error: %s", feed.url, parsed.problem)
-        return FeedReport(feed, "fetched", applied, parsed.problem)
 
     def _record_failure(
         self, feed: FeedState, now: datetime, exc: Exception, status: int | None = None
@@ -442,14 +460,31 @@ class Updater:
         answer = polling.Response(
             status, ok=False, retry_after=None if retry is None else timedelta(seconds=retry)
         )
-        outcome = self._outcome(feed, now, answer, error_kind=kind, message=message)
-        try:
-            self.storage.record_outcome(outcome)
-        except AggregatorError as error:
-            if isinstance(error, StorageError):
-                self.metrics.record_database_error()
-            log.exception("could not record the failure of %s", feed.url)
+        self._record_later(self._outcome(feed, now, answer, error_kind=kind, message=message))
         return FeedReport(feed, "failed", message=message, error_kind=kind)
+
+    def _record_later(self, outcome: FeedOutcome) -> None:
+        """Queue an outcome that stores no entries; a full batch is written at once."""
+        self._pending.append(outcome)
+        if len(self._pending) >= OUTCOME_BATCH:
+            self._flush_outcomes()
+
+    def _flush_outcomes(self) -> None:
+        """Write the queued outcomes in one transaction, or one by one if that fails."""
+        batch, self._pending = self._pending, []
+        try:
+            self.storage.record_outcomes(batch)
+            return
+        except StorageError:
+            self.metrics.record_database_error()
+            log.exception("could not record %d outcomes at once; one by one", len(batch))
+        for outcome in batch:
+            try:
+                self.storage.record_outcome(outcome)
+            except StorageError:
+                # The feed's lease then expires and another attempt records it.
+                self.metrics.record_database_error()
+                log.exception("could not record the outcome of feed %d", outcome.feed_id)
 
     def _outcome(
         self,
@@ -489,26 +524,6 @@ class Updater:
             note=decision.note,
             disable_reason=decision.disable_reason,
         )
-
-
-def parse_body(
-    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
-) -> ParsedFeed:
-    """A fetched body parsed as its source says: an HTML page or a feed."""
-    if source.kind == "html":
-        return parse_html_source(content, headers, url, source, now)
-    return parse_feed(content, headers, url)
-
-
-def prepare_entries(
-    content: bytes, headers: Mapping[str, str], url: str, source: Source, now: datetime
-) -> Prepared:
-    """Parse and normalize a fetched body (pure, CPU-bound); module-level for a parse process.
-
-    The parsed entries are dropped from the result: only the normalized ones cross back.
-    """
-    parsed = parse_body(content, headers, url, source, now)
-    return replace(parsed, entries=()), normalize_entries(parsed, url, now)
 
 
 def _status_of(response: FetchResult | NotModified) -> int:

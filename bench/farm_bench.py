@@ -205,7 +205,9 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"service: concurrency {args.concurrency}, parse workers {args.parse_workers}; "
+        f"service: concurrency {args.concurrency}, "
+        f"per host {args.per_host or min(args.concurrency, 64)}, "
+        f"parse workers {args.parse_workers}; "
         f"floor: concurrency {args.floor_concurrency}; reader: workers {args.reader_workers}"
     )
     header = ("system", "cycle", "wall s", "x floor", "feeds/s", "items/s", "new items", "RSS MB")
@@ -263,7 +265,7 @@ def parent(args: argparse.Namespace) -> None:
         # default politeness limit (2 requests per host) would cap the whole cycle at 20 feeds/s.
         service_settings = {
             "concurrency": args.concurrency,
-            "per_host_concurrency": min(args.concurrency, 64),
+            "per_host_concurrency": args.per_host or min(args.concurrency, 64),
         }
         config = write_config(base / "config", server.base_url, spec, service_settings)
         systems: list[tuple[str, str]] = [("floor", "floor")]
@@ -299,6 +301,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per response")
     parser.add_argument("--change", type=float, default=0.1, help="share of changed feeds")
     parser.add_argument("--concurrency", type=int, default=64, help="service: feeds at once")
+    parser.add_argument(
+        "--per-host", type=int, help="service: per-host limit (default: --concurrency)"
+    )
     parser.add_argument(
         "--floor-concurrency", type=int, default=16, help="floor: one client, its best pool size"
     )

@@ -21,13 +21,24 @@ _PG_MIGRATION_LOCK = 0x61676772
 
 
 def create(url: str) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout on every connection.
+
+    PostgreSQL sessions commit asynchronously (`synchronous_commit=off`)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     # LIFO: requests reuse the most recently used connection, whose server process has warm
     # caches and whose prepared statements (psycopg prepares a query on its fifth run) apply.
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_use_lifo=True)
+    # synchronous_commit=off is like SQLite's synchronous=NORMAL in WAL mode: a commit does not
+    # wait for its WAL flush. A server crash may lose the last fraction of a second of commits,
+    # never consistency; what is lost is fetched again (inserts are idempotent), and a commit
+    # per feed no longer waits for an fsync (design-notes.md, "Fetch-cycle performance").
+    return sa.create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_use_lifo=True,
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:

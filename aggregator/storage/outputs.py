@@ -17,7 +17,7 @@ from aggregator.domain import Entry
 from aggregator.search import story_terms
 from aggregator.storage.schema import change_counter, stories, story_areas, story_topics
 from aggregator.storage.schema import story_terms as terms
-from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_many
+from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_rows
 
 COUNTER_ID = 1
 
@@ -36,9 +36,7 @@ def term_rows(entries: Iterable[tuple[int, Entry]]) -> list[dict[str, object]]:
 
 def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
     """Add the stems of each entry's title and lead to its story; a stem is never removed."""
-    rows = term_rows(entries)
-    if rows:
-        conn.execute(insert_ignore_many(conn, terms, ["term", "story_id"]), rows)
+    insert_ignore_rows(conn, terms, ["term", "story_id"], term_rows(entries))
 
 
 def bump_version(conn: Connection) -> None:

@@ -36,7 +36,7 @@ from aggregator.domain import (
     UpdatePlan,
 )
 from aggregator.errors import StorageError
-from aggregator.storage import bulk, leases, near, outputs, reads, tags, writes
+from aggregator.storage import bulk, leases, near, outcomes, outputs, reads, tags, writes
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import feeds, items, stories
 from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
@@ -261,41 +261,14 @@ class Storage:
     @_guarded
     def record_outcome(self, outcome: FeedOutcome) -> None:
         """Record one attempt on its feed and free its lease: success resets the error streak."""
-        values: dict[str, object] = {
-            "last_attempt_at": outcome.attempted_at,
-            "next_fetch_at": outcome.next_fetch_at,
-            "last_status": outcome.status,
-            **leases.release_values(),
-        }
-        if outcome.ok:
-            # A recoverable problem (a feed with an XML error whose good entries were kept)
-            # stays visible on a successful attempt; a clean success clears it.
-            values.update(
-                last_success_at=outcome.attempted_at,
-                error_kind=outcome.error_kind,
-                last_error=outcome.message,
-                consecutive_errors=0,
-            )
-            if outcome.etag is not None:
-                values["etag"] = outcome.etag
-            if outcome.last_modified is not None:
-                values["last_modified"] = outcome.last_modified
-        else:
-            values.update(
-                error_kind=outcome.error_kind,
-                last_error=outcome.message,
-                consecutive_errors=feeds.c.consecutive_errors + 1,
-            )
-        if outcome.new_url is not None:
-            values["url"] = outcome.new_url
-        if outcome.poll_interval is not None:
-            values["poll_seconds"] = int(outcome.poll_interval.total_seconds())
-        if outcome.note is not None:
-            values["note"] = outcome.note
-        if outcome.disable_reason is not None:
-            values.update(enabled=False, disabled_reason=outcome.disable_reason)
-        with self._write() as conn:
-            conn.execute(sa.update(feeds).where(feeds.c.id == outcome.feed_id).values(values))
+        self.record_outcomes([outcome])
+
+    @_guarded
+    def record_outcomes(self, batch: Sequence[FeedOutcome]) -> None:
+        """Record several attempts (as `record_outcome` each) in one transaction."""
+        if batch:
+            with self._write() as conn:
+                outcomes.write(conn, batch)
 
     @_guarded
     def feed_health(self, recent_since: datetime | None = None) -> list[FeedHealth]:
@@ -396,22 +369,35 @@ class Storage:
         now: datetime,
         band_keys: Mapping[str, Sequence[str]] | None = None,
         window: timedelta = NEAR_WINDOW,
+        outcome: FeedOutcome | None = None,
     ) -> ApplyResult:
         """Read the candidates, plan with `decide` and apply, all in one write transaction.
 
         Concurrent workers take turns here (an advisory lock on PostgreSQL, the write lock on
-        SQLite), so each plans against the stories the other has just created.
+        SQLite), so each plans against the stories the other has just created. `outcome`, the
+        attempt that fetched the entries, is recorded in the same transaction.
         """
         with self._write() as conn:
             near.lock_stories(conn)
             found = _candidates(conn, feed_id, entries, band_keys, window)
-            return writes.apply_plan(conn, feed_id, decide(found), now)
+            result = writes.apply_plan(conn, feed_id, decide(found), now)
+            if outcome is not None:
+                outcomes.write(conn, [outcome])
+            return result
 
     @_guarded
-    def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
-        """Apply a deduplication plan in one transaction; concurrent duplicates are skipped."""
+    def apply(
+        self, feed_id: int, plan: UpdatePlan, now: datetime, outcome: FeedOutcome | None = None
+    ) -> ApplyResult:
+        """Apply a deduplication plan in one transaction; concurrent duplicates are skipped.
+
+        `outcome`, the attempt that fetched the entries, is recorded in the same transaction.
+        """
         with self._write() as conn:
-            return writes.apply_plan(conn, feed_id, plan, now)
+            result = writes.apply_plan(conn, feed_id, plan, now)
+            if outcome is not None:
+                outcomes.write(conn, [outcome])
+            return result
 
     @_guarded
     def stories(self, query: StoryQuery) -> list[Story]:

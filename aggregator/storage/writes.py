@@ -18,7 +18,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked, insert_ignore_many
+from aggregator.storage.sql import bounded, chunked, insert_ignore_many, insert_ignore_rows
 
 ENTRY_COLUMNS = (
     "guid",
@@ -174,8 +174,7 @@ def _add_tags(
         (story_topics, "topic", topics),
     ):
         rows = tags.tag_rows(conn, column, pairs)
-        if rows:
-            conn.execute(insert_ignore_many(conn, table, ["story_id", column]), rows)
+        insert_ignore_rows(conn, table, ["story_id", column], rows)
 
 
 def _apply_changes(
