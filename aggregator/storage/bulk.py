@@ -47,9 +47,8 @@ def load_stories(
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, story_bands, band_rows)
     # Searchable with q= like ingested stories; their stems are new rows, nothing to ignore.
-    terms = outputs.term_rows(
-        (sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True)
-    )
+    pairs = ((sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True))
+    terms = [dict(zip(outputs.TERM_COLUMNS, row, strict=True)) for row in outputs.term_rows(pairs)]
     _insert_many(conn, story_terms, terms)
     outputs.bump_version(conn)
     return len(story_ids)

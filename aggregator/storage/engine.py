@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,14 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_CHECKPOINT_PAGES = 16_384
+"""A committing connection checkpoints only past 64 MB of WAL: a backstop, `WalCheckpointer` is
+the one that checkpoints."""
+CHECKPOINT_EVERY = 1.0
 IMMEDIATE = "aggregator_sqlite_immediate"
 """Execution option: open this SQLite transaction with BEGIN IMMEDIATE (it will write)."""
 
@@ -53,7 +62,62 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = sa.create_engine(url, **kwargs)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
+    if not in_memory:
+        checkpointer = WalCheckpointer(str(Path(database).expanduser()))
+        sa.event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        checkpointer.start()
     return engine
+
+
+class WalCheckpointer:
+    """Copies a SQLite database's WAL back into it from a thread of its own, every second.
+
+    By default the connection whose commit crosses 1,000 WAL pages checkpoints inline: on a cold
+    fetch cycle that was the ingest thread, waiting on the copy. A PASSIVE checkpoint here runs
+    on the other core and never blocks a reader or the writer.
+    """
+
+    def __init__(self, path: str, every: float = CHECKPOINT_EVERY) -> None:
+        self._path = path
+        self._every = every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"wal-checkpoint {path}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or gone: the next tick, or the backstop, does it
+            log.debug("WAL checkpoint of %s skipped: %s", self._path, exc)
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if not Path(self._path).exists():
+            return None  # not created yet; connecting would create it
+        try:
+            return sqlite3.connect(self._path, timeout=1, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.debug("cannot open %s to checkpoint it: %s", self._path, exc)
+            return None
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stopped.wait(self._every):
+                conn = conn or self._connect()
+                if conn is not None:
+                    self.checkpoint(conn)
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -65,6 +129,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES}")
     finally:
         cursor.close()
 

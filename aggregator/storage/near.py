@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
 from aggregator.storage.schema import feeds, item_features, items, stories, story_bands
-from aggregator.storage.sql import chunked, insert_ignore_many
+from aggregator.storage.sql import chunked, insert_ignore_tuples
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -177,9 +177,8 @@ def insert_rows(
     if rows:
         conn.execute(sa.insert(item_features), list(rows))
     ordered = sorted(bands.items(), key=lambda kv: (band_number(kv[0][0]), kv[1], kv[0][1]))
-    band_rows = [band_row(key, story_id, published) for (key, story_id), published in ordered]
-    if band_rows:
-        conn.execute(insert_ignore_many(conn, story_bands, BAND_COLUMNS), band_rows)
+    band_rows = [(band_number(key), published, sid) for (key, sid), published in ordered]
+    insert_ignore_tuples(conn, story_bands, BAND_COLUMNS, band_rows)
 
 
 def story_members(conn: Connection, story_id: int) -> list[StoryMember]:

@@ -17,26 +17,28 @@ from aggregator.domain import Entry
 from aggregator.search import story_terms
 from aggregator.storage.schema import change_counter, stories, story_areas, story_topics
 from aggregator.storage.schema import story_terms as terms
-from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_rows
+from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_tuples
 
 COUNTER_ID = 1
 
 
-def term_rows(entries: Iterable[tuple[int, Entry]]) -> list[dict[str, object]]:
-    """The `story_terms` rows of (story id, entry) pairs: each distinct stem once, sorted."""
-    pairs = sorted(
+TERM_COLUMNS = ["term", "story_id"]
+
+
+def term_rows(entries: Iterable[tuple[int, Entry]]) -> list[tuple[str, int]]:
+    """The `story_terms` rows (term, story id) of (story id, entry) pairs: each once, sorted."""
+    return sorted(
         {
             (term, story_id)
             for story_id, entry in entries
             for term in story_terms((entry.title, entry.summary))
         }
     )
-    return [{"term": t, "story_id": sid} for t, sid in pairs]
 
 
 def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
     """Add the stems of each entry's title and lead to its story; a stem is never removed."""
-    insert_ignore_rows(conn, terms, ["term", "story_id"], term_rows(entries))
+    insert_ignore_tuples(conn, terms, TERM_COLUMNS, term_rows(entries))
 
 
 def bump_version(conn: Connection) -> None:

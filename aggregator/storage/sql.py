@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -77,27 +77,79 @@ def insert_ignore_rows(
 ) -> None:
     """Insert-or-ignore `rows` (all with the same keys) in the fewest round trips.
 
-    On PostgreSQL one statement whatever the row count: a column array each, unnested
-    (psycopg runs an executemany without RETURNING as one statement per row, which made the
-    term index most of a cold cycle's database time). SQLite runs executemany in-process.
+    `conflict` names the unique key; any conflict is ignored, as `insert_ignore_tuples` does.
+    """
+    del conflict  # ON CONFLICT DO NOTHING without a target covers the table's one unique key
+    if rows:
+        names = list(rows[0])
+        insert_ignore_tuples(conn, table, names, [tuple(row[n] for n in names) for row in rows])
+
+
+def insert_ignore_tuples(
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of value tuples, below SQLAlchemy's per-row work.
+
+    SQLite: the driver's executemany of one prepared statement (SQLAlchemy's insertmanyvalues
+    renders and binds row by row in Python, which was most of a cold ingest's time). PostgreSQL:
+    one statement with a column array each, unnested (psycopg runs an executemany without
+    RETURNING as one statement per row).
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert_ignore_many(conn, table, conflict), list(rows))
+    if conn.dialect.name == "postgresql":
+        _unnest_insert(conn, table, columns, rows)
         return
-    names = list(rows[0])
-    columns = [
-        sa.func.unnest(
-            sa.bindparam(
-                f"a_{name}", [row[name] for row in rows], type_=postgresql.ARRAY(table.c[name].type)
-            )
-        ).label(name)
-        for name in names
-    ]
-    stmt = (
-        postgresql.insert(table)
-        .from_select(names, sa.select(*columns))
-        .on_conflict_do_nothing(index_elements=list(conflict))
+    processors = [_bind_processor(conn, table.c[name].type) for name in columns]
+    if any(p is not None for p in processors):
+        rows = _processed(rows, processors)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
     )
-    conn.execute(stmt)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.executemany(statement, rows)
+
+
+def _processed(
+    rows: Sequence[tuple[object, ...]], processors: Sequence[Callable[[Any], Any] | None]
+) -> list[tuple[object, ...]]:
+    """`rows` with each value processed for the driver, each distinct value once (a feed's
+    band rows repeat their item's publication time 42 times)."""
+    memos: list[dict[object, object]] = [{} for _ in processors]
+    out = []
+    for row in rows:
+        values = []
+        for process, memo, value in zip(processors, memos, row, strict=True):
+            if process is not None and value is not None:
+                found = memo.get(value, memo)
+                if found is memo:
+                    found = memo[value] = process(value)
+                value = found
+            values.append(value)
+        out.append(tuple(values))
+    return out
+
+
+def _bind_processor(conn: Connection, type_: sa.types.TypeEngine[object]) -> Any:
+    """What SQLAlchemy would do to a value of `type_` before handing it to the driver."""
+    dialect = conn.dialect
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _unnest_insert(
+    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    arrays = [
+        sa.func.unnest(
+            sa.bindparam(f"a_{name}", list(values), type_=postgresql.ARRAY(table.c[name].type))
+        ).label(name)
+        for name, values in zip(columns, zip(*rows, strict=True), strict=True)
+    ]
+    statement = (
+        postgresql.insert(table)
+        .from_select(list(columns), sa.select(*arrays))
+        .on_conflict_do_nothing()
+    )
+    conn.execute(statement)

@@ -1,0 +1,114 @@
+"""Driver-level insert-or-ignore (`sql.insert_ignore_tuples`) stores what SQLAlchemy would."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from aggregator.storage import engine as engines
+from aggregator.storage.schema import UTCDateTime
+from aggregator.storage.sql import insert_ignore_rows, insert_ignore_tuples
+
+MSK = timezone(timedelta(hours=3))
+metadata = sa.MetaData()
+probe = sa.Table(
+    "raw_insert_probe",
+    metadata,
+    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column("number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=True),
+)
+COLUMNS = ["term", "number", "at"]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    created = engines.create(database_url)
+    metadata.drop_all(created)
+    metadata.create_all(created)
+    yield created
+    metadata.drop_all(created)
+    created.dispose()
+
+
+def _stored(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        query = sa.select(probe).order_by(probe.c.term, probe.c.number)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_tuples_are_stored_with_times_in_utc_and_odd_text_intact(engine: Engine) -> None:
+    at = datetime(2026, 11, 28, 12, 30, 15, 250000, tzinfo=MSK)
+    rows = [
+        ("станция «Зюзино»", 2**55 + 7, at),
+        ("it's; DROP TABLE x; --", 1, None),
+        ('кавычки "двойные" и \\ слэш', 0, at + timedelta(days=1)),
+    ]
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, rows)
+    stored = _stored(engine)
+    assert sorted(stored, key=str) == sorted(
+        [(t, n, None if a is None else a.astimezone(UTC)) for t, n, a in rows], key=str
+    )
+
+
+def test_conflicting_rows_are_ignored_and_the_rest_inserted(engine: Engine) -> None:
+    at = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [("район", 1, at)])
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [("район", 1, None), ("округ", 2, at)])
+        insert_ignore_rows(
+            conn, probe, ["term", "number"], [{"term": "округ", "number": 2, "at": None}]
+        )
+    assert _stored(engine) == [("округ", 2, at), ("район", 1, at)]
+
+
+def test_nothing_to_insert_runs_nothing(engine: Engine) -> None:
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [])
+    assert _stored(engine) == []
+
+
+def test_a_rolled_back_transaction_keeps_none_of_the_rows(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [("сквер", 3, None)])
+        raise RuntimeError("abort")
+    assert _stored(engine) == []
+
+
+# --- the WAL checkpointer (SQLite) ------------------------------------------------------------
+
+
+def _checkpointers(path: Path) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"wal-checkpoint {path}"]
+
+
+def test_a_file_database_has_a_checkpointer_until_its_engine_is_disposed(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    created = engines.create(f"sqlite:///{path}")
+    assert len(_checkpointers(path)) == 1
+    created.dispose()
+    assert _checkpointers(path) == []
+
+
+def test_a_checkpoint_copies_the_committed_pages_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")  # only the checkpointer copies
+        writer.execute("CREATE TABLE words (word TEXT PRIMARY KEY)")
+        writer.executemany("INSERT INTO words VALUES (?)", [(f"слово{n}",) for n in range(5000)])
+        before = path.stat().st_size
+        engines.WalCheckpointer(str(path)).checkpoint(writer)
+        assert path.stat().st_size > before
+    finally:
+        writer.close()
