@@ -9,7 +9,7 @@ earlier entry of the batch sharing an LSH band key, within the time window), mir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,6 +101,36 @@ def band_keys_of(stored: ItemFeatures) -> tuple[str, ...]:
     return tuple(similarity.stored_band_keys(stored.signature))
 
 
+class _BandLookup:
+    """The entries' band keys by band and packed rows: a candidate's shared keys are then found
+    by comparing its bands' bytes, without hashing them (`similarity.band_chunks`)."""
+
+    def __init__(self, entries: Iterable[ItemFeatures]) -> None:
+        self._bands: list[dict[bytes, str]] = []
+        self._keys: set[str] = set()
+        for stored in entries:
+            keys = band_keys_of(stored)
+            self._keys.update(keys)
+            chunks = similarity.band_chunks(stored.signature) if keys else []
+            for band, (chunk, key) in enumerate(zip(chunks, keys, strict=True)):
+                if band == len(self._bands):
+                    self._bands.append({})
+                self._bands[band][chunk] = key
+
+    def shared(self, candidate: ItemFeatures) -> list[str]:
+        """The band keys `candidate` shares with some entry."""
+        if not self._bands:
+            return []
+        if candidate.band_keys:
+            return [key for key in candidate.band_keys if key in self._keys]
+        chunks = similarity.band_chunks(candidate.signature)
+        return [
+            key
+            for lookup, chunk in zip(self._bands, chunks, strict=False)
+            if (key := lookup.get(chunk)) is not None
+        ]
+
+
 class _NearIndex:
     """Items by LSH band key, as `similarity.cluster` keeps them, with the story each belongs to."""
 
@@ -150,9 +180,9 @@ def plan(
     near = _NearIndex(limits or Thresholds())
     if features is not None:
         # Only the entries' keys are ever looked up: a candidate is indexed under those alone.
-        wanted = {key for stored in features.values() for key in band_keys_of(stored)}
+        wanted = _BandLookup(features.values())
         for found in candidates.near:
-            shared = [key for key in band_keys_of(found.features) if key in wanted]
+            shared = wanted.shared(found.features)
             if shared:
                 indexed = _Indexed(
                     Target(found.story_id, None), found.published, decode(found.features)

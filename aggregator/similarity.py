@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 from aggregator.textnorm import split_hyphens, stems, tokens
 
@@ -33,7 +32,6 @@ ROWS = 3
 """datasketch's optimal (b, r) for Jaccard 0.3 at 128 permutations with false negatives weighted
 0.7 (a shortened lead halves the Jaccard; false candidates only cost a verification)."""
 
-_SCHEME = "affine32"
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<2sBIH")
 _MAGIC = b"MH"
@@ -188,23 +186,39 @@ def _hash32(data: bytes) -> int:
 
 
 @lru_cache(maxsize=4)
-def _template(num_perm: int, seed: int) -> MinHash:
-    return MinHash(num_perm=num_perm, seed=seed, hashfunc=_hash32, scheme=_SCHEME)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of each affine permutation h -> a*h + b mod 2**32, `a` odd, drawn from numpy's
+    legacy generator exactly as datasketch 2's "affine32" scheme draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, a bijection that spreads structured hash values."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    mixed: np.ndarray = values ^ (values >> np.uint32(16))
+    return mixed
 
 
 def signature(shingles: set[str], num_perm: int = NUM_PERM, seed: int = SEED) -> Signature:
-    """The MinHash signature of a shingle set under the fixed seed and hash function."""
-    template = _template(num_perm, seed)
-    minhash = MinHash(
-        seed=seed,
-        hashfunc=_hash32,
-        permutations=template.permutations,
-        scheme=_SCHEME,
-        num_perm=num_perm,
-    )
+    """The MinHash signature of a shingle set under the fixed seed and hash function.
+
+    The same values as datasketch's `MinHash(scheme="affine32")` (a test compares them), in a
+    dozen numpy lines: importing datasketch costs ~60 MB per process (it loads every sketch it
+    has), paid by each parse process, which kept a cold cycle above its 300 MB budget.
+    """
+    values = np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
     if shingles:
-        minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
-    return Signature(tuple(int(v) for v in np.asarray(minhash.hashvalues)), seed)
+        hashed = [_hash32(s.encode("utf-8")) for s in sorted(shingles)]
+        mixed = _fmix32(np.array(hashed, dtype=np.uint32).reshape(-1, 1))
+        a, b = _permutations(num_perm, seed)
+        values = np.minimum(values, (mixed * a + b).min(axis=0))
+    return Signature(tuple(values.tolist()), seed)
 
 
 def band_keys(sig: Signature, bands: int = BANDS, rows: int = ROWS) -> list[str]:
@@ -222,11 +236,20 @@ def band_keys(sig: Signature, bands: int = BANDS, rows: int = ROWS) -> list[str]
 
 
 def stored_band_keys(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[str]:
-    """`band_keys` of an encoded signature (`Signature.to_bytes`), hashing its bytes in place.
+    """`band_keys` of an encoded signature (`Signature.to_bytes`), hashing its bytes in place."""
+    blake2b = hashlib.blake2b
+    return [
+        f"{band:02x}{blake2b(chunk, digest_size=6).hexdigest()}"
+        for band, chunk in enumerate(band_chunks(data, bands, rows))
+    ]
 
-    A band's rows are already packed little-endian in the encoding, so decoding them to ints
-    and packing them again, as `band_keys` must, is skipped: the decider derives the keys of
-    every stored candidate, thousands per cycle.
+
+def band_chunks(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[bytes]:
+    """The packed rows of each LSH band of an encoded signature; none for an empty signature.
+
+    Two band keys are equal exactly when their band's chunks are (up to a 48-bit hash
+    collision), so the decider compares chunks of stored candidates instead of hashing them:
+    it meets every stored candidate, tens of thousands per cold cycle.
     """
     if len(data) < _HEADER.size:
         raise ValueError("signature too short")
@@ -238,11 +261,7 @@ def stored_band_keys(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[
     start, size = _HEADER.size, 4 * rows
     if data[start:] == _EMPTY_VALUE * count:
         return []
-    blake2b = hashlib.blake2b
-    return [
-        f"{band:02x}{blake2b(data[at : at + size], digest_size=6).hexdigest()}"
-        for band, at in enumerate(range(start, start + bands * size, size))
-    ]
+    return [data[at : at + size] for at in range(start, start + bands * size, size)]
 
 
 def features(title: str, lead: str) -> Features:

@@ -20,6 +20,8 @@ from aggregator.similarity import (
     ItemText,
     Signature,
     Thresholds,
+    _hash32,
+    band_chunks,
     band_keys,
     cluster,
     features,
@@ -166,6 +168,23 @@ def test_signature_is_pinned() -> None:
     assert sig.values[:4] == (102910405, 119366384, 44644179, 313176714)
     assert hashlib.sha256(sig.to_bytes()).hexdigest()[:16] == "5f40a374a931ab37"
     assert band_keys(sig)[:2] == ["00c2e89ebb244c", "01bf8a60a593e6"]
+
+
+@pytest.mark.parametrize(
+    "shingle_set",
+    [
+        {"а б"},
+        shingles(TITLE, LEAD),
+        {f"слово{n} слово{n + 1}" for n in range(500)},
+        {"", " ", "ё", "станция «Зюзино»"},
+    ],
+)
+def test_signature_matches_datasketch_value_for_value(shingle_set: set[str]) -> None:
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_hash32, scheme="affine32")
+    reference.update_batch([s.encode("utf-8") for s in sorted(shingle_set)])
+    assert signature(shingle_set).values == tuple(int(v) for v in reference.hashvalues)
 
 
 def test_band_keys_of_an_encoded_signature_are_those_of_the_signature() -> None:
@@ -394,3 +413,15 @@ def test_cluster_empty() -> None:
 def test_cluster_empty_texts_stay_apart() -> None:
     items = [ItemText("", "", T0), ItemText("", "", T0)]
     assert cluster(items) == [0, 1]
+
+
+def test_band_chunks_are_equal_exactly_where_band_keys_are() -> None:
+    a = signature(shingles("Собянин открыл станцию метро", "Новая станция в Новой Москве"))
+    b = signature(shingles("Собянин открыл станцию метро", "Новая станция в Новой Москве!"))
+    c = signature(shingles("В Бирюлёве починили фонтан", "Работы заняли две недели"))
+    for x, y in ((a, b), (a, c), (b, c), (a, a)):
+        chunks = zip(band_chunks(x.to_bytes()), band_chunks(y.to_bytes()), strict=True)
+        same_chunks = [p == q for p, q in chunks]
+        same_keys = [p == q for p, q in zip(band_keys(x), band_keys(y), strict=True)]
+        assert same_chunks == same_keys
+    assert band_chunks(signature(set()).to_bytes()) == []
