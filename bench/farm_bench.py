@@ -201,7 +201,8 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
     print()
     print(
         f"{spec.feeds} feeds x {spec.items} items, {spec.latency * 1000:.0f} ms latency, "
-        f"{spec.change_share:.0%} of feeds change in the incremental cycle; "
+        f"{spec.change_share:.0%} of feeds change in the incremental cycle, "
+        f"{spec.reprint_share:.0%} of entries are reprints; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -249,7 +250,11 @@ def _postgres_database(base: str) -> tuple[str, Callable[[], None]]:
 
 def parent(args: argparse.Namespace) -> None:
     spec = FarmSpec(
-        feeds=args.feeds, items=args.items, latency=args.latency, change_share=args.change
+        feeds=args.feeds,
+        items=args.items,
+        latency=args.latency,
+        change_share=args.change,
+        reprint_share=args.reprints,
     )
     pg_base = (
         args.pg_url
@@ -300,6 +305,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per response")
     parser.add_argument("--change", type=float, default=0.1, help="share of changed feeds")
+    parser.add_argument(
+        "--reprints", type=float, default=0.03, help="share of entries reprinting another feed's"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="service: feeds at once")
     parser.add_argument(
         "--per-host", type=int, help="service: per-host limit (default: --concurrency)"

@@ -4,11 +4,13 @@ Feed `n` at round `r` is an RSS document of `items` entries, newest first. A fee
 a round gains new entries at the top (the oldest fall off), so a reader sees exactly
 `changes(n, r)` new items; one that does not change keeps its bytes, so its strong ETag and its
 Last-Modified stay and conditional requests get 304. Every `cp1251_every`-th feed is served in
-windows-1251. The text is Russian district news with numbers that make every entry distinct.
+windows-1251. The text is Russian district news composed at random (seeded by the entry), so
+entries are distinct stories; with `reprint_share`, some entries reprint another feed's entry.
 """
 
 from __future__ import annotations
 
+import random
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,15 +36,70 @@ _DISTRICTS = (
     "Измайлово",
     "Бибирево",
 )
-_SUBJECTS = (
-    ("открыли после ремонта поликлинику", "Пациентов принимают терапевты и узкие специалисты."),
-    ("благоустроили двор на улице", "Жители выбрали покрытие площадки и новые скамейки."),
-    ("запустили новый маршрут электробуса", "Интервал движения в часы пик составит семь минут."),
-    ("прошёл турнир по мини-футболу", "В соревнованиях участвовали команды школ района."),
-    ("открылась выставка краеведческого музея", "Экспозиция рассказывает об истории усадьбы."),
-    ("провели встречу главы управы с жителями", "Обсуждали уборку снега и парковку у домов."),
-    ("завершили капремонт жилого дома", "Заменили лифты, кровлю и инженерные сети."),
-    ("в библиотеке прошёл вечер поэзии", "Стихи читали ученики местной школы и пенсионеры."),
+# Each entry's text is composed from these pools by a generator seeded with the entry, so
+# no phrase longer than a word or two repeats across the farm the way fixed templates did
+# (a repeated lead gives every story the same LSH band keys: see design-notes.md).
+_ROLES = (
+    "глава управы",
+    "депутат муниципального собрания",
+    "директор школы",
+    "главный врач поликлиники",
+    "руководитель центра госуслуг",
+    "председатель совета ветеранов",
+    "начальник отдела ЖКХ",
+    "тренер спортивной школы",
+    "заведующая библиотекой",
+    "инспектор ГИБДД",
+)
+_NAME_HEADS = ("Кузн", "Смирн", "Вороб", "Лебед", "Соколь", "Мороз", "Павл", "Голуб", "Жук", "Бел")
+_NAME_TAILS = ("ецов", "ин", "ёв", "ников", "ский", "ова", "енко", "анов", "ихин", "кова")
+_VERBS = (
+    "рассказал о",
+    "проверил",
+    "обсудил с жителями",
+    "представил план",
+    "осмотрел",
+    "подвёл итоги работы",
+    "пообещал ускорить",
+    "открыл",
+    "предложил перенести",
+    "ответил на вопросы про",
+)
+_ADJECTIVES = (
+    "новый",
+    "отремонтированный",
+    "зимний",
+    "детский",
+    "районный",
+    "пешеходный",
+    "спортивный",
+    "временный",
+    "дворовый",
+    "социальный",
+)
+_NOUNS = (
+    "сквер",
+    "переход",
+    "каток",
+    "маршрут",
+    "кружок",
+    "павильон",
+    "пункт проката",
+    "кинозал",
+    "стадион",
+    "медпункт",
+    "рынок",
+    "фонтан",
+)
+_WHEN = (
+    "в понедельник",
+    "накануне",
+    "на этой неделе",
+    "утром в субботу",
+    "после обеда",
+    "в конце месяца",
+    "до конца года",
+    "весной",
 )
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 _BASE_TIME = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -58,6 +115,8 @@ class FarmSpec:
     change_share: float = 0.0
     new_per_change: int = 3
     cp1251_every: int = 7
+    reprint_share: float = 0.0
+    """Share of entries that reprint the same-numbered entry of another feed (one story)."""
 
 
 def feed_path(n: int, spec: FarmSpec) -> str:
@@ -92,18 +151,44 @@ def _guid(n: int, i: int) -> str:
     return f"urn:farm:{n}:{i}"
 
 
-def _entry(n: int, i: int) -> str:
-    district = _DISTRICTS[n % len(_DISTRICTS)]
-    subject, lead = _SUBJECTS[(n + i) % len(_SUBJECTS)]
-    title = f"{district}: {subject} № {n}-{i}"
-    published = _BASE_TIME + timedelta(hours=i, minutes=n % 60)
-    # Only numbers unique to the entry: a number shared with another entry (its index alone,
-    # or the feed's) would let the near-duplicate number veto pass and merge the templated
-    # texts into a few huge stories, which no real news farm produces.
-    text = (
-        f"{lead} Новость № {n}-{i} газеты района {district}. "
-        f"Подробности — в материале корреспондента, номер {n * 1000 + i}."
+def _surname(rng: random.Random) -> str:
+    return rng.choice(_NAME_HEADS) + rng.choice(_NAME_TAILS)
+
+
+def _sentence(rng: random.Random) -> str:
+    adjective, noun, role = rng.choice(_ADJECTIVES), rng.choice(_NOUNS), rng.choice(_ROLES)
+    return (
+        f"{role[0].upper()}{role[1:]} {_surname(rng)} {rng.choice(_WHEN)} "
+        f"{rng.choice(_VERBS)} {adjective} {noun} на {rng.randint(2, 990)} мест."
     )
+
+
+def _story(n: int, i: int) -> tuple[str, str]:
+    """The title and text first published as entry `i` of feed `n`."""
+    rng = random.Random(n * 1_000_003 + i)
+    district = _DISTRICTS[n % len(_DISTRICTS)]
+    title = f"{district}: {_surname(rng)} {rng.choice(_VERBS)} {rng.choice(_NOUNS)}"
+    text = " ".join(_sentence(rng) for _ in range(3))
+    return title, text
+
+
+def reprint_of(n: int, i: int, spec: FarmSpec) -> int | None:
+    """The feed whose entry `i` feed `n` reprints as its own entry `i`, if it does."""
+    if spec.reprint_share <= 0 or spec.feeds < 2:
+        return None
+    rng = random.Random(-(n * 1_000_003 + i))
+    if rng.random() >= spec.reprint_share:
+        return None
+    other = rng.randrange(spec.feeds - 1)
+    return other if other < n else other + 1
+
+
+def _entry(n: int, i: int, spec: FarmSpec) -> str:
+    source = reprint_of(n, i, spec)
+    title, text = _story(n if source is None else source, i)
+    if source is not None:
+        title = f"{title} (перепечатка)"
+    published = _BASE_TIME + timedelta(hours=i, minutes=n % 60)
     return (
         "<item>"
         f"<title>{escape(title)}</title>"
@@ -120,7 +205,7 @@ def render_feed(n: int, round_: int, spec: FarmSpec) -> tuple[bytes, str]:
     cp1251 = "cp1251" in feed_path(n, spec)
     encoding = "windows-1251" if cp1251 else "utf-8"
     top = newest_index(n, round_, spec)
-    entries = "".join(_entry(n, i) for i in range(top, max(-1, top - spec.items), -1))
+    entries = "".join(_entry(n, i, spec) for i in range(top, max(-1, top - spec.items), -1))
     district = _DISTRICTS[n % len(_DISTRICTS)]
     document = (
         f'<?xml version="1.0" encoding="{encoding}"?>'

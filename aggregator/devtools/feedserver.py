@@ -241,6 +241,10 @@ class _Server(ThreadingHTTPServer):
     # Non-daemon handler threads are the ones server_close() joins; stop() unblocks them first.
     daemon_threads = False
     block_on_close = True
+    # The listen backlog: socketserver's default of 5 overflows when a client opens dozens of
+    # connections at once (the bench farm, under load), and a dropped handshake ACK leaves the
+    # client waiting for an answer to a request the server never accepted.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], owner: FeedServer
