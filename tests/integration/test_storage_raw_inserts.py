@@ -50,6 +50,10 @@ def test_tuples_are_stored_with_times_in_utc_and_odd_text_intact(engine: Engine)
         ("станция «Зюзино»", 2**55 + 7, at),
         ("it's; DROP TABLE x; --", 1, None),
         ('кавычки "двойные" и \\ слэш', 0, at + timedelta(days=1)),
+        ("{скобки}, запятые", 2, at),
+        ("NULL", 3, None),
+        ("", 4, at),
+        ("  пробелы по краям ", 5, at),
     ]
     with engine.begin() as conn:
         insert_ignore_tuples(conn, probe, COLUMNS, rows)
