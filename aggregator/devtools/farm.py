@@ -36,38 +36,51 @@ _DISTRICTS = (
     "Измайлово",
     "Бибирево",
 )
-# Each entry's text is composed from these pools by a generator seeded with the entry, so
-# no phrase longer than a word or two repeats across the farm the way fixed templates did
-# (a repeated lead gives every story the same LSH band keys: see design-notes.md).
+# Each entry's text is composed from these pools by a generator seeded with the entry. Every
+# pool item is one word: a fixed phrase would give unrelated entries shared word pairs, hence
+# shared LSH band keys, which real news from different outlets rarely has (and which made the
+# cold cycle grow with the store: see design-notes.md).
 _ROLES = (
-    "глава управы",
-    "депутат муниципального собрания",
-    "директор школы",
-    "главный врач поликлиники",
-    "руководитель центра госуслуг",
-    "председатель совета ветеранов",
-    "начальник отдела ЖКХ",
-    "тренер спортивной школы",
-    "заведующая библиотекой",
-    "инспектор ГИБДД",
+    "глава",
+    "депутат",
+    "директор",
+    "врач",
+    "инспектор",
+    "тренер",
+    "префект",
+    "архитектор",
+    "прораб",
+    "библиотекарь",
+    "учитель",
+    "волонтёр",
+    "краевед",
+    "староста",
+    "диспетчер",
+    "инженер",
 )
 _NAME_HEADS = ("Кузн", "Смирн", "Вороб", "Лебед", "Соколь", "Мороз", "Павл", "Голуб", "Жук", "Бел")
 _NAME_TAILS = ("ецов", "ин", "ёв", "ников", "ский", "ова", "енко", "анов", "ихин", "кова")
 _VERBS = (
-    "рассказал о",
     "проверил",
-    "обсудил с жителями",
-    "представил план",
+    "обсудил",
+    "представил",
     "осмотрел",
-    "подвёл итоги работы",
-    "пообещал ускорить",
     "открыл",
-    "предложил перенести",
-    "ответил на вопросы про",
+    "перенёс",
+    "закрыл",
+    "расширил",
+    "отремонтировал",
+    "благоустроил",
+    "утвердил",
+    "согласовал",
+    "посетил",
+    "оценил",
+    "построил",
+    "украсил",
 )
 _ADJECTIVES = (
     "новый",
-    "отремонтированный",
+    "старый",
     "зимний",
     "детский",
     "районный",
@@ -76,6 +89,12 @@ _ADJECTIVES = (
     "временный",
     "дворовый",
     "социальный",
+    "городской",
+    "летний",
+    "крытый",
+    "уютный",
+    "большой",
+    "школьный",
 )
 _NOUNS = (
     "сквер",
@@ -84,22 +103,31 @@ _NOUNS = (
     "маршрут",
     "кружок",
     "павильон",
-    "пункт проката",
     "кинозал",
     "стадион",
     "медпункт",
     "рынок",
     "фонтан",
+    "бульвар",
+    "вестибюль",
+    "спортзал",
+    "проезд",
+    "причал",
 )
+_UNITS = ("мест", "метров", "квартир", "деревьев", "скамеек", "гостей", "участников", "этажей")
 _WHEN = (
-    "в понедельник",
+    "вчера",
     "накануне",
-    "на этой неделе",
-    "утром в субботу",
-    "после обеда",
-    "в конце месяца",
-    "до конца года",
+    "сегодня",
+    "утром",
+    "вечером",
+    "днём",
+    "недавно",
     "весной",
+    "осенью",
+    "зимой",
+    "летом",
+    "досрочно",
 )
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 _BASE_TIME = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -159,7 +187,7 @@ def _sentence(rng: random.Random) -> str:
     adjective, noun, role = rng.choice(_ADJECTIVES), rng.choice(_NOUNS), rng.choice(_ROLES)
     return (
         f"{role[0].upper()}{role[1:]} {_surname(rng)} {rng.choice(_WHEN)} "
-        f"{rng.choice(_VERBS)} {adjective} {noun} на {rng.randint(2, 990)} мест."
+        f"{rng.choice(_VERBS)} {adjective} {noun}: {rng.randint(2, 990)} {rng.choice(_UNITS)}."
     )
 
 
