@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -134,9 +135,11 @@ class Updater:
         self.lease = lease or default_lease(config.service.total_timeout)
         self._parse_workers = parse_workers
         self._parse_pool: ProcessPoolExecutor | None = None
-        # Outcomes without entries (304s, failures) waiting to be written in one transaction;
-        # only the ingest thread touches them.
+        # Outcomes without entries (304s, failures) waiting to be written in one transaction:
+        # 304s are queued from the event loop, failures from the ingest thread, which writes.
         self._pending: list[FeedOutcome] = []
+        self._pending_lock = threading.Lock()
+        self._writes: set[asyncio.Future[None]] = set()
         self.metrics = metrics if metrics is not None else Metrics()
         self._labeller = Labeller(config)
         settings = config.service
@@ -256,6 +259,8 @@ class Updater:
 
                     yield one
             finally:
+                await asyncio.gather(*self._writes)
+                self._writes.clear()
                 await asyncio.get_running_loop().run_in_executor(ingest, self._flush_outcomes)
 
     async def _finish(self, summary: CycleSummary, now: datetime) -> None:
@@ -303,17 +308,21 @@ class Updater:
             elapsed = time.perf_counter() - started
             return await loop.run_in_executor(ingest, self._record_failure, feed, now, exc), elapsed
         elapsed = time.perf_counter() - started
+        if isinstance(response, NotModified):
+            if host is not None:
+                host.release()
+            return self._not_modified(feed, now, response, ingest), elapsed
         try:
             parsed = None
             prepared = None
             source = self._source(feed)
-            if source.full_text and isinstance(response, FetchResult):
+            if source.full_text:
                 # Article pages come from the same host: its slot is kept until they are read.
                 parsed = await self._with_full_text(fetcher, ingest, feed, response, now)
             if host is not None:
                 host.release()  # the requests are over; the host may take the next feed
             pool = self._parser_pool()
-            if pool is not None and parsed is None and isinstance(response, FetchResult):
+            if pool is not None and parsed is None:
                 prepared = await loop.run_in_executor(
                     pool,
                     prepare_entries,
@@ -330,16 +339,30 @@ class Updater:
             if isinstance(exc, StorageError):
                 self.metrics.record_database_error()
             report = await loop.run_in_executor(
-                ingest, self._record_failure, feed, now, exc, _status_of(response)
+                ingest, self._record_failure, feed, now, exc, response.status
             )
         except Exception as exc:  # the per-feed boundary: a bug here must not stop other feeds
             log.exception("internal error while updating %s", feed.url)
             report = await loop.run_in_executor(
-                ingest, self._record_failure, feed, now, exc, _status_of(response)
+                ingest, self._record_failure, feed, now, exc, response.status
             )
-        if isinstance(response, FetchResult):
-            report = replace(report, received_bytes=len(response.content))
-        return report, elapsed
+        return replace(report, received_bytes=len(response.content)), elapsed
+
+    def _not_modified(
+        self, feed: FeedState, now: datetime, response: NotModified, ingest: ThreadPoolExecutor
+    ) -> FeedReport:
+        """Queue a 304's outcome from the event loop, so that it never waits (holding a
+        concurrency slot) behind other feeds' ingest; a full batch goes to the ingest thread."""
+        answer = polling.Response(
+            304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
+        )
+        batch = self._queue(self._outcome(feed, now, answer))
+        if batch:
+            loop = asyncio.get_running_loop()
+            write = loop.run_in_executor(ingest, self._write_outcomes, batch)
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+        return FeedReport(feed, "not_modified")
 
     def _source(self, feed: FeedState) -> Source:
         """The configured source of a stored feed; a feed unknown to the config is a feed."""
@@ -372,18 +395,12 @@ class Updater:
     def _ingest(
         self,
         feed: FeedState,
-        response: FetchResult | NotModified,
+        response: FetchResult,
         now: datetime,
         parsed: ParsedFeed | None = None,
         prepared: Prepared | None = None,
     ) -> FeedReport:
         """Store a response: `parsed` or `prepared` when it was parsed elsewhere already."""
-        if isinstance(response, NotModified):
-            answer = polling.Response(
-                304, ok=True, headers=response.headers, moved_to=response.permanent_redirect
-            )
-            self._record_later(self._outcome(feed, now, answer))
-            return FeedReport(feed, "not_modified")
         labels: dict[int, Label] = {}
         if prepared is not None:
             parsed, entries, computed = prepared
@@ -463,15 +480,29 @@ class Updater:
         self._record_later(self._outcome(feed, now, answer, error_kind=kind, message=message))
         return FeedReport(feed, "failed", message=message, error_kind=kind)
 
+    def _queue(self, outcome: FeedOutcome) -> list[FeedOutcome]:
+        """Queue an outcome that stores no entries; a full batch comes back, to be written."""
+        with self._pending_lock:
+            self._pending.append(outcome)
+            if len(self._pending) < OUTCOME_BATCH:
+                return []
+            batch, self._pending = self._pending, []
+            return batch
+
     def _record_later(self, outcome: FeedOutcome) -> None:
-        """Queue an outcome that stores no entries; a full batch is written at once."""
-        self._pending.append(outcome)
-        if len(self._pending) >= OUTCOME_BATCH:
-            self._flush_outcomes()
+        """On the ingest thread: queue an outcome, writing the batch if it is full."""
+        self._write_outcomes(self._queue(outcome))
 
     def _flush_outcomes(self) -> None:
-        """Write the queued outcomes in one transaction, or one by one if that fails."""
-        batch, self._pending = self._pending, []
+        """On the ingest thread: write whatever is queued."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        self._write_outcomes(batch)
+
+    def _write_outcomes(self, batch: Sequence[FeedOutcome]) -> None:
+        """Write outcomes in one transaction, or one by one if that fails."""
+        if not batch:
+            return
         try:
             self.storage.record_outcomes(batch)
             return
@@ -524,10 +555,6 @@ class Updater:
             note=decision.note,
             disable_reason=decision.disable_reason,
         )
-
-
-def _status_of(response: FetchResult | NotModified) -> int:
-    return response.status if isinstance(response, FetchResult) else 304
 
 
 def _describe(exc: Exception) -> tuple[str, int | None, str]:
