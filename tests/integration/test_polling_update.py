@@ -16,7 +16,7 @@ import pytest
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.domain import CITY, Config, FeedHealth, ServiceSettings, Source
 from aggregator.storage import Storage
-from aggregator.update import CycleSummary, Updater
+from aggregator.update import OUTCOME_BATCH, CycleSummary, Updater
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 FIFTEEN = timedelta(minutes=15)
@@ -245,3 +245,26 @@ def test_feeds_waiting_for_a_busy_host_keep_their_lease(
         storage.close()
     assert summaries[0].fetched == 3
     assert sorted(r.path for r in feed_server.requests) == sorted(paths)
+
+
+def test_every_304_is_recorded_across_several_outcome_batches(
+    feed_server: FeedServer, storage: Storage
+) -> None:
+    # More unchanged feeds than two batches of OUTCOME_BATCH: full batches are written while
+    # the cycle runs, the rest when it ends; none may be lost.
+    count = 2 * OUTCOME_BATCH + 7
+    urls = []
+    for n in range(count):
+        path = f"/batch/{n}.xml"
+        published = "Sat, 28 Nov 2026 08:00:00 +0300"
+        feed_server.set_route(path, Route(rss(f"Район {n}", item(f"g{n}", "Сквер", published))))
+        urls.append(feed_server.url(path))
+    assert run_cycle(storage, urls).fetched == count
+    later = NOW + timedelta(days=1)
+    summary = run_cycle(storage, urls, later)
+    assert summary.not_modified == count
+    health = [h for h in storage.feed_health() if h.source_url in set(urls)]
+    assert len(health) == count
+    assert {(h.last_attempt_at, h.last_status, h.consecutive_errors) for h in health} == {
+        (later, 304, 0)
+    }
