@@ -74,13 +74,9 @@ def insert_ignore_many(conn: Connection, table: sa.Table, conflict: Sequence[str
 
 
 def insert_ignore_rows(
-    conn: Connection, table: sa.Table, conflict: Sequence[str], rows: Sequence[dict[str, object]]
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]
 ) -> None:
-    """Insert-or-ignore `rows` (all with the same keys) in the fewest round trips.
-
-    `conflict` names the unique key; any conflict is ignored, as `insert_ignore_tuples` does.
-    """
-    del conflict  # ON CONFLICT DO NOTHING without a target covers the table's one unique key
+    """`insert_ignore_tuples` of `rows` given as dicts (all with the same keys)."""
     if rows:
         names = list(rows[0])
         insert_ignore_tuples(conn, table, names, [tuple(row[n] for n in names) for row in rows])
@@ -118,8 +114,8 @@ def _driver_columns(
     """Each column's values as SQLAlchemy would hand them to the driver; each distinct value
     processed once (a feed's band rows repeat their item's publication time 42 times)."""
     found: list[list[object]] = []
+    dialect = conn.dialect
     for name, values in zip(columns, zip(*rows, strict=True), strict=True):
-        dialect = conn.dialect
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is None:
             found.append(list(values))

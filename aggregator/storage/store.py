@@ -386,18 +386,10 @@ class Storage:
             return result
 
     @_guarded
-    def apply(
-        self, feed_id: int, plan: UpdatePlan, now: datetime, outcome: FeedOutcome | None = None
-    ) -> ApplyResult:
-        """Apply a deduplication plan in one transaction; concurrent duplicates are skipped.
-
-        `outcome`, the attempt that fetched the entries, is recorded in the same transaction.
-        """
+    def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
+        """Apply a deduplication plan in one transaction; concurrent duplicates are skipped."""
         with self._write() as conn:
-            result = writes.apply_plan(conn, feed_id, plan, now)
-            if outcome is not None:
-                outcomes.write(conn, [outcome])
-            return result
+            return writes.apply_plan(conn, feed_id, plan, now)
 
     @_guarded
     def stories(self, query: StoryQuery) -> list[Story]:

@@ -69,7 +69,7 @@ def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     ]
     mention = [row for row in source if row["via"] == VIA_MENTION]
     source = [row for row in source if row["via"] == VIA_SOURCE]
-    insert_ignore_rows(conn, story_areas, ["story_id", "area"], mention)
+    insert_ignore_rows(conn, story_areas, mention)
     if source:
         conn.execute(_upsert_source(conn), source)
 
@@ -167,5 +167,5 @@ def retag(conn: Connection, retags: Sequence[Retag]) -> None:
             )
         )
     topic_rows = tag_rows(conn, "topic", ((r.story_id, t) for r in retags for t in r.topics))
-    insert_ignore_rows(conn, story_topics, ["story_id", "topic"], topic_rows)
+    insert_ignore_rows(conn, story_topics, topic_rows)
     add_areas(conn, [(r.story_id, a, VIA_MENTION) for r in retags for a in r.mentioned])

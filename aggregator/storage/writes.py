@@ -174,7 +174,7 @@ def _add_tags(
         (story_topics, "topic", topics),
     ):
         rows = tags.tag_rows(conn, column, pairs)
-        insert_ignore_rows(conn, table, ["story_id", column], rows)
+        insert_ignore_rows(conn, table, rows)
 
 
 def _apply_changes(

@@ -69,9 +69,7 @@ def test_conflicting_rows_are_ignored_and_the_rest_inserted(engine: Engine) -> N
         insert_ignore_tuples(conn, probe, COLUMNS, [("район", 1, at)])
     with engine.begin() as conn:
         insert_ignore_tuples(conn, probe, COLUMNS, [("район", 1, None), ("округ", 2, at)])
-        insert_ignore_rows(
-            conn, probe, ["term", "number"], [{"term": "округ", "number": 2, "at": None}]
-        )
+        insert_ignore_rows(conn, probe, [{"term": "округ", "number": 2, "at": None}])
     assert _stored(engine) == [("округ", 2, at), ("район", 1, at)]
 
 
