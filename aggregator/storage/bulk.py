@@ -13,7 +13,7 @@ from aggregator.domain import Entry, ItemFeatures
 from aggregator.identity import story_key
 from aggregator.storage import near, outputs, writes
 from aggregator.storage.schema import item_features, items, stories, story_bands, story_terms
-from aggregator.storage.sql import bounded
+from aggregator.storage.sql import bounded, driver_columns
 
 
 def load_stories(
@@ -62,9 +62,11 @@ def _insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, obj
         conn.execute(sa.insert(table), list(rows))
         return
     columns = list(rows[0])
+    # COPY bypasses SQLAlchemy: the column types' conversions are applied here.
+    values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
     driver = conn.connection.driver_connection
     assert driver is not None
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([row[column] for column in columns])
+        for row in zip(*values, strict=True):
+            copy.write_row(row)

@@ -17,7 +17,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
-from aggregator.storage.schema import feeds, item_features, items, stories, story_bands
+from aggregator.storage.schema import (
+    epoch_seconds,
+    feeds,
+    item_features,
+    items,
+    stories,
+    story_bands,
+)
 from aggregator.storage.sql import chunked, insert_ignore_tuples
 
 MAX_STORIES_PER_ENTRY = 20
@@ -89,12 +96,20 @@ def _band_rows(
         params = {"keys": list(numbers), "low": low, "high": high}
         yield from conn.execute(_BANDS_ANY, params)
         return
+    # The driver's own execute: SQLAlchemy rendered and bound the IN list value by value in
+    # Python, a third of the lookup's time in a cold cycle.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    window = [epoch_seconds(low), epoch_seconds(high)]
     for batch in chunked(numbers):
-        query = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
-            story_bands.c.band_key.in_(batch),
-            story_bands.c.published_at.between(low, high),
-        )
-        yield from conn.execute(query)
+        marks = ", ".join("?" * len(batch))
+        yield from driver.execute(_SQLITE_BANDS.format(marks=marks), [*batch, *window])
+
+
+_SQLITE_BANDS = (
+    f"SELECT band_key, story_id FROM {story_bands.name} "
+    "WHERE band_key IN ({marks}) AND published_at BETWEEN ? AND ?"
+)
 
 
 def members(conn: Connection, story_ids: Sequence[int]) -> list[NearCandidate]:

@@ -5,6 +5,7 @@ The first Alembic migration creates exactly these tables; a test compares the tw
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Whole seconds since the Unix epoch of an aware datetime."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime given to storage: {value!r}")
+    return math.floor(value.timestamp())
+
+
+class EpochSeconds(sa.TypeDecorator[datetime]):
+    """An aware datetime stored as whole seconds since the epoch: 4-6 bytes on SQLite instead
+    of a 26-character text, for the one table whose row width is its cost (`story_bands`)."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else epoch_seconds(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromtimestamp(int(value), UTC)
 
 
 feeds = sa.Table(
@@ -220,7 +242,9 @@ story_bands = sa.Table(
     # The 56-bit LSH band key (similarity.band_keys' 14 hex digits) as an integer: half the
     # width of the text in the one big index, which is the cost that grows with the store.
     sa.Column("band_key", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("published_at", UTCDateTime, primary_key=True),
+    # Whole seconds (migration 0006): the row is a third as wide as with a text timestamp on
+    # SQLite, and a cold cycle writes over a thousand rows per feed into random pages.
+    sa.Column("published_at", EpochSeconds, primary_key=True, autoincrement=False),
     sa.Column(
         "story_id",
         sa.Integer,

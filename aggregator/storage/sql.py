@@ -95,7 +95,7 @@ def insert_ignore_tuples(
     """
     if not rows:
         return
-    values = _driver_columns(conn, table, columns, rows)
+    values = driver_columns(conn, table, columns, rows)
     if conn.dialect.name == "postgresql":
         _unnest_insert(conn, table, columns, values)
         return
@@ -108,7 +108,7 @@ def insert_ignore_tuples(
     driver.executemany(statement, zip(*values, strict=True))
 
 
-def _driver_columns(
+def driver_columns(
     conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
 ) -> list[list[object]]:
     """Each column's values as SQLAlchemy would hand them to the driver; each distinct value

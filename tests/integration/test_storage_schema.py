@@ -19,7 +19,7 @@ from aggregator.errors import StorageError
 from aggregator.search import query_words
 from aggregator.storage import Storage
 from aggregator.storage.engine import MIGRATIONS_DIR, alembic_config
-from aggregator.storage.schema import metadata
+from aggregator.storage.schema import EpochSeconds, UTCDateTime, metadata
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -162,9 +162,10 @@ def _probe(link: str) -> Entry:
     )
 
 
-def test_migrations_form_one_chain_ending_in_output_indexes() -> None:
+def test_migrations_form_one_chain_ending_in_band_epoch_seconds() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0005"]
+    assert scripts.get_heads() == ["0006"]
+    assert scripts.get_revision("0006").down_revision == "0005"
     assert scripts.get_revision("0005").down_revision == "0004"
     assert scripts.get_revision("0004").down_revision == "0003e"
 
@@ -515,3 +516,41 @@ def test_near_duplicates_migration_follows_main_head(database_url: str) -> None:
     tables = _table_names(database_url)
     assert "story_bands" not in tables and "item_features" not in tables
     assert "story_terms" in tables
+
+
+def _band_times(url: str, column_type: sa.types.TypeEngine[datetime]) -> list[datetime]:
+    bands = sa.table("story_bands", sa.column("published_at", column_type))
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.select(bands.c.published_at)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_band_time_migration_converts_rows_both_ways(database_url: str) -> None:
+    _migrate(database_url, "0005")
+    published = datetime(2026, 3, 1, 7, 15, 42, 654321, tzinfo=UTC)
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO stories (id, key, title, summary, content_html, published_at,"
+                " first_seen_at, updated_at) VALUES (1, 's1', 'Т', '', '', :at, :at, :at)"
+            ).bindparams(sa.bindparam("at", type_=sa.DateTime(timezone=True))),
+            {"at": published},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO story_bands (band_key, published_at, story_id) VALUES (7, :at, 1)"
+            ).bindparams(sa.bindparam("at", type_=sa.DateTime(timezone=True))),
+            {"at": published},
+        )
+    engine.dispose()
+    _migrate(database_url, "0006")
+    assert _band_times(database_url, EpochSeconds()) == [published.replace(microsecond=0)]
+    _migrate(database_url, "0005", down=True)
+    (restored,) = _band_times(database_url, UTCDateTime())
+    assert restored == published.replace(microsecond=0)
+    _migrate(database_url, "0006")
+    assert _band_times(database_url, EpochSeconds()) == [published.replace(microsecond=0)]
