@@ -18,7 +18,8 @@ from aggregator.domain import CITY, ApplyResult, Candidates, Entry, Source, Stor
 from aggregator.render import entry_id
 from aggregator.search import query_words
 from aggregator.similarity import Thresholds
-from aggregator.storage import Storage
+from aggregator.storage import Storage, writes
+from aggregator.storage.schema import DERIVED_TABLES, items
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SOURCES = (
@@ -233,3 +234,18 @@ def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage)
     result = ingest(storage, UVAO, [entry("u1", *METRO_REPRINT)])
     assert result == ApplyResult(new_items=1, new_stories=0)
     assert storage.counts() == {"feeds": 3, "items": 3, "stories": 2}
+
+
+def test_deleting_a_story_deletes_its_band_and_stem_rows(storage: Storage) -> None:
+    """The band and stem tables have no cascading foreign key: the delete path clears them."""
+    ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+    ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
+    metro, parking = sorted(s.id for s in storage.stories(StoryQuery()))
+    with storage._engine.begin() as conn:
+        conn.execute(sa.delete(items).where(items.c.story_id == metro))
+        writes._delete_stories(conn, [metro])
+    with storage._engine.connect() as conn:
+        for table in DERIVED_TABLES:
+            left = conn.execute(sa.select(table.c.story_id).distinct()).scalars().all()
+            assert left == [parking], table.name
+    assert storage.stories(StoryQuery(words=query_words("сосновая роща"))) == []

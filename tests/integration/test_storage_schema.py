@@ -528,7 +528,7 @@ def _band_times(url: str, column_type: sa.types.TypeEngine[datetime]) -> list[da
         engine.dispose()
 
 
-def test_band_time_migration_converts_rows_both_ways(database_url: str) -> None:
+def test_lean_index_tables_migration_converts_rows_both_ways(database_url: str) -> None:
     _migrate(database_url, "0005")
     published = datetime(2026, 3, 1, 7, 15, 42, 654321, tzinfo=UTC)
     engine = sa.create_engine(database_url)
@@ -546,11 +546,38 @@ def test_band_time_migration_converts_rows_both_ways(database_url: str) -> None:
             ).bindparams(sa.bindparam("at", type_=sa.DateTime(timezone=True))),
             {"at": published},
         )
+        conn.execute(sa.text("INSERT INTO story_terms (term, story_id) VALUES ('метр', 1)"))
     engine.dispose()
     _migrate(database_url, "0006")
     assert _band_times(database_url, EpochSeconds()) == [published.replace(microsecond=0)]
+    assert _story_keys(database_url) == {"story_bands": [], "story_terms": []}
     _migrate(database_url, "0005", down=True)
     (restored,) = _band_times(database_url, UTCDateTime())
     assert restored == published.replace(microsecond=0)
+    assert _story_keys(database_url) == {"story_bands": ["stories"], "story_terms": ["stories"]}
     _migrate(database_url, "0006")
     assert _band_times(database_url, EpochSeconds()) == [published.replace(microsecond=0)]
+    assert _stems(database_url) == [("метр", 1)]
+
+
+def _story_keys(url: str) -> dict[str, list[str]]:
+    """The tables each derived table's foreign keys refer to."""
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {
+            table: [key["referred_table"] for key in inspector.get_foreign_keys(table)]
+            for table in ("story_bands", "story_terms")
+        }
+    finally:
+        engine.dispose()
+
+
+def _stems(url: str) -> list[tuple[str, int]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT term, story_id FROM story_terms"))
+            return [(term, story_id) for term, story_id in found]
+    finally:
+        engine.dispose()
