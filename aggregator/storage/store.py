@@ -108,6 +108,7 @@ class Storage:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._statistics = engines.StatisticsKeeper(engine)
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True) -> Storage:
@@ -383,7 +384,8 @@ class Storage:
             result = writes.apply_plan(conn, feed_id, decide(found), now)
             if outcome is not None:
                 outcomes.write(conn, [outcome])
-            return result
+        self._statistics.added(result.new_items)
+        return result
 
     @_guarded
     def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:

@@ -19,6 +19,7 @@ from aggregator.render import entry_id
 from aggregator.search import query_words
 from aggregator.similarity import Thresholds
 from aggregator.storage import Storage, writes
+from aggregator.storage import engine as engine_module
 from aggregator.storage.schema import DERIVED_TABLES, items
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -249,3 +250,35 @@ def test_deleting_a_story_deletes_its_band_and_stem_rows(storage: Storage) -> No
             left = conn.execute(sa.select(table.c.story_id).distinct()).scalars().all()
             assert left == [parking], table.name
     assert storage.stories(StoryQuery(words=query_words("сосновая роща"))) == []
+
+
+def _analyzed_items(storage: Storage) -> float | None:
+    """The items count PostgreSQL's statistics hold (-1: never analyzed); None on SQLite,
+    unless something analyzed it (it has a statistics table then)."""
+    with storage._engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            query = "SELECT reltuples FROM pg_class WHERE relname = 'items'"
+            return float(conn.exec_driver_sql(query).scalar_one())
+        query = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        return None if conn.exec_driver_sql(query).scalar_one() == 0 else 0.0
+
+
+def test_statistics_are_refreshed_each_time_the_items_table_doubles(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "ANALYZE_FIRST_ITEMS", 2)
+    postgres = storage._engine.dialect.name == "postgresql"
+    titles = (
+        "В Кузьминках залили каток",
+        "Парк у пруда благоустроят к лету",
+        "Школа на Зеленодольской получила новый стадион",
+        "Станцию метро закроют на выходные",
+    )
+    seen = []
+    for n, title in enumerate(titles):
+        ingest(storage, KUZMINKI, [entry(f"k{n}", title, "Подробности в городской справке.")])
+        seen.append(_analyzed_items(storage))
+    if postgres:
+        assert seen == [-1.0, 2.0, 2.0, 4.0]
+    else:
+        assert seen == [None] * 4  # SQLite plans well without statistics: never analyzed
