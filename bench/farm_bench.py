@@ -105,19 +105,40 @@ def _reader(urls: list[str], workdir: Path, workers: int) -> Callable[[int], int
     return cycle
 
 
-def _children_peak_mb(pid: str = "self") -> float:
-    """The summed peak RSS of this process's descendants (the parse processes), from /proc."""
-    total = 0.0
+def _descendants(pid: str = "self") -> list[str]:
+    """The pids of this process's live descendants (the parse processes), from /proc."""
+    found: list[str] = []
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         for child_pid in children.read_text().split():
-            try:
-                status = Path(f"/proc/{child_pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-            total += _children_peak_mb(child_pid)
+            found += [child_pid, *_descendants(child_pid)]
+    return found
+
+
+def _children_peak_mb() -> float:
+    """The summed peak RSS of this process's descendants (the parse processes), from /proc."""
+    total = 0.0
+    for child_pid in _descendants():
+        try:
+            status = Path(f"/proc/{child_pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process and its live descendants."""
+    times = os.times()
+    total = times.user + times.system
+    ticks = os.sysconf("SC_CLK_TCK")
+    for child_pid in _descendants():
+        try:
+            fields = Path(f"/proc/{child_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
@@ -134,11 +155,14 @@ def child(args: argparse.Namespace) -> None:
         cycle = _reader(urls, workdir, int(option))
     print("ready", flush=True)
     for line in sys.stdin:
+        cpu = _cpu_seconds()
         start = time.perf_counter()
         items = cycle(int(line))
         wall = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + _children_peak_mb()
-        print(json.dumps({"wall": wall, "items": items, "rss_mb": peak_mb}), flush=True)
+        result = {"wall": wall, "items": items, "rss_mb": peak_mb, "cpu": cpu}
+        print(json.dumps(result), flush=True)
 
 
 # --- the parent: farm, children, table ---------------------------------------------------------
@@ -152,6 +176,7 @@ class Row:
     feeds: int
     items: int
     rss_mb: float
+    cpu: float
 
 
 def run_system(
@@ -177,7 +202,15 @@ def run_system(
             result = json.loads(line)
             fetched = len({r.path for r in server.requests})
             rows.append(
-                Row(name, cycle, result["wall"], fetched, result["items"], result["rss_mb"])
+                Row(
+                    name,
+                    cycle,
+                    result["wall"],
+                    fetched,
+                    result["items"],
+                    result["rss_mb"],
+                    result["cpu"],
+                )
             )
             print(f"  {name:<18} {cycle:<12} {result['wall']:7.2f} s", flush=True)
     finally:
@@ -211,7 +244,17 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
         f"parse workers {args.parse_workers}; "
         f"floor: concurrency {args.floor_concurrency}; reader: workers {args.reader_workers}"
     )
-    header = ("system", "cycle", "wall s", "x floor", "feeds/s", "items/s", "new items", "RSS MB")
+    header = (
+        "system",
+        "cycle",
+        "wall s",
+        "x floor",
+        "feeds/s",
+        "items/s",
+        "new items",
+        "RSS MB",
+        "CPU s",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -225,9 +268,15 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
             f"{expected[row.cycle] / row.wall:.0f}",
             f"{row.items}",
             f"{row.rss_mb:.0f}",
+            f"{row.cpu:.1f}",
         )
         print("| " + " | ".join(cells) + " |")
     print(f"(items/s counts the farm's new items: {expected}; floor counts entries parsed)")
+    print(
+        f"(CPU s: user and system seconds of the system's own processes, the service's main and "
+        f"parse processes, not PostgreSQL's server; {os.cpu_count()} CPUs give "
+        f"{os.cpu_count()}x the wall time)"
+    )
 
 
 def _postgres_database(base: str) -> tuple[str, Callable[[], None]]:
