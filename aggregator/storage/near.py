@@ -241,3 +241,19 @@ def story_ids_since(conn: Connection, since: datetime | None) -> list[int]:
     if since is not None:
         query = query.where(stories.c.first_seen_at >= since)
     return list(conn.execute(query).scalars())
+
+
+def delete_old_bands(conn: Connection, story_ids: Sequence[int], before: datetime) -> int:
+    """Delete these stories' band rows published before `before`; how many went."""
+    query = sa.delete(story_bands).where(
+        story_bands.c.story_id.in_(story_ids), story_bands.c.published_at < before
+    )
+    return int(conn.execute(query).rowcount or 0)
+
+
+def story_ids_published(conn: Connection, since: datetime | None, before: datetime) -> list[int]:
+    """Ids of the stories published in [since, before) (before `before` without `since`)."""
+    query = sa.select(stories.c.id).where(stories.c.published_at < before)
+    if since is not None:
+        query = query.where(stories.c.published_at >= since)
+    return list(conn.execute(query.order_by(stories.c.id)).scalars())

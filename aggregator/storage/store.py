@@ -43,6 +43,8 @@ from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 
 NEAR_WINDOW = timedelta(days=7)
 """The default time window of near-duplicate candidates."""
+PRUNE_BATCH = 2_000
+"""Stories whose old band rows one pruning transaction deletes."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -392,6 +394,21 @@ class Storage:
         """Apply a deduplication plan in one transaction; concurrent duplicates are skipped."""
         with self._write() as conn:
             return writes.apply_plan(conn, feed_id, plan, now)
+
+    @_guarded
+    def prune_bands(
+        self, before: datetime, since: datetime | None = None, batch: int = PRUNE_BATCH
+    ) -> int:
+        """Delete near-duplicate band rows published before `before`, of stories published from
+        `since` (any time without it) to `before`: a transaction per `batch` stories, so that
+        ingest waits for none long. Returns the number of rows deleted."""
+        with self._read() as conn:
+            story_ids = near.story_ids_published(conn, since, before)
+        deleted = 0
+        for ids in chunked(story_ids, batch):
+            with self._write() as conn:
+                deleted += near.delete_old_bands(conn, ids, before)
+        return deleted
 
     @_guarded
     def stories(self, query: StoryQuery) -> list[Story]:

@@ -14,13 +14,25 @@ import sqlalchemy as sa
 from aggregator import dedupe
 from aggregator.devtools.entries import text_entry
 from aggregator.devtools.eval_dedupe import load_items
-from aggregator.domain import CITY, ApplyResult, Candidates, Entry, Source, StoryQuery, UpdatePlan
+from aggregator.domain import (
+    CITY,
+    ApplyResult,
+    Candidates,
+    Config,
+    Entry,
+    ServiceSettings,
+    Source,
+    StoryQuery,
+    UpdatePlan,
+)
 from aggregator.render import entry_id
+from aggregator.scheduler import UpdateScheduler
 from aggregator.search import query_words
 from aggregator.similarity import Thresholds
 from aggregator.storage import Storage, writes
 from aggregator.storage import engine as engine_module
-from aggregator.storage.schema import DERIVED_TABLES, items
+from aggregator.storage.schema import DERIVED_TABLES, items, story_bands
+from aggregator.update import Updater
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SOURCES = (
@@ -282,3 +294,41 @@ def test_statistics_are_refreshed_each_time_the_items_table_doubles(
         assert seen == [-1.0, 2.0, 2.0, 4.0]
     else:
         assert seen == [None] * 4  # SQLite plans well without statistics: never analyzed
+
+
+def _band_stories(storage: Storage) -> list[int]:
+    with storage._engine.connect() as conn:
+        query = sa.select(story_bands.c.story_id).distinct().order_by(story_bands.c.story_id)
+        return list(conn.execute(query).scalars())
+
+
+def test_pruning_deletes_band_rows_older_than_the_cutoff_only(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO, NOW - timedelta(days=60))])
+    ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
+    old, new = sorted(s.id for s in storage.stories(StoryQuery()))
+    assert _band_stories(storage) == [old, new]
+    cutoff = NOW - timedelta(days=28)
+    assert storage.prune_bands(cutoff, since=NOW - timedelta(days=40)) == 0
+    assert storage.prune_bands(cutoff) > 0
+    assert _band_stories(storage) == [new]
+    assert storage.prune_bands(cutoff) == 0
+    # The story itself stays: found by search and by its link.
+    assert [s.id for s in storage.stories(StoryQuery(words=query_words("сосновая роща")))] == [old]
+
+
+def test_the_daily_job_prunes_past_the_retention_and_resumes_where_it_stopped(
+    storage: Storage,
+) -> None:
+    clock = [NOW]
+    config = Config((), (), SOURCES, (), ServiceSettings())
+    updater = Updater(config, storage)
+    scheduler = UpdateScheduler(updater, lambda: clock[0])
+    window = dedupe.thresholds(config.service.dedupe).window
+    ingest(storage, KUZMINKI, [entry("k1", *METRO, NOW - 5 * window)])
+    recent = ingest(storage, M24, [entry("m1", "Парковка бесплатна", "В праздник.")], NOW)
+    assert recent.new_stories == 1
+    assert scheduler.prune() > 0
+    assert len(_band_stories(storage)) == 1
+    clock[0] = NOW + 5 * window  # the recent story is old now
+    assert scheduler.prune() > 0
+    assert _band_stories(storage) == []
