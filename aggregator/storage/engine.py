@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,51 +76,33 @@ doubling of the table)."""
 
 
 class StatisticsKeeper:
-    """Runs ANALYZE on PostgreSQL each time this process has doubled the items table since.
+    """Says when to ANALYZE on PostgreSQL: each time this process has doubled the items table.
 
     Without statistics the planner guesses: it joined a story's members by a sequential scan
     of `item_features` (10 ms at 30,000 items, growing with the store) in a first cold cycle.
     Autovacuum analyzes too, but only on its next round, and not at all where it is off.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._enabled = engine.dialect.name == "postgresql"
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
         self._lock = threading.Lock()
         self._analyzed: int | None = None
         self._since = 0
 
-    def added(self, items: int) -> None:
-        """Count newly stored items; analyze when they match the table's size at the last run."""
+    def due(self, items: int, stored: Callable[[], int]) -> bool:
+        """Count newly stored items; True when they match the table's size at the last ANALYZE
+        (`stored` gives that size the first time)."""
         if not self._enabled or items <= 0:
-            return
+            return False
         with self._lock:
             if self._analyzed is None:
-                self._analyzed = self._estimated_items()
+                self._analyzed = stored()
             self._since += items
             if self._since < max(ANALYZE_FIRST_ITEMS, self._analyzed):
-                return
+                return False
             self._analyzed += self._since
             self._since = 0
-        self._analyze()
-
-    def _estimated_items(self) -> int:
-        query = sa.text("SELECT reltuples FROM pg_class WHERE relname = 'items'")
-        try:
-            with self._engine.connect() as conn:
-                found = conn.execute(query).scalar()
-        except sa.exc.SQLAlchemyError:
-            log.warning("could not read the size of the items table", exc_info=True)
-            return 0
-        return max(0, int(found or 0))  # -1: never analyzed
-
-    def _analyze(self) -> None:
-        # The items are committed already: a failed ANALYZE is logged, never raised.
-        try:
-            with self._engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        except sa.exc.SQLAlchemyError:
-            log.warning("ANALYZE failed", exc_info=True)
+        return True
 
 
 class WalCheckpointer:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
 from aggregator.storage.schema import (
+    UTCDateTime,
     epoch_seconds,
     feeds,
     item_features,
@@ -251,9 +252,21 @@ def delete_old_bands(conn: Connection, story_ids: Sequence[int], before: datetim
     return int(conn.execute(query).rowcount or 0)
 
 
-def story_ids_published(conn: Connection, since: datetime | None, before: datetime) -> list[int]:
-    """Ids of the stories published in [since, before) (before `before` without `since`)."""
-    query = sa.select(stories.c.id).where(stories.c.published_at < before)
+def stories_published(
+    conn: Connection,
+    since: datetime | None,
+    before: datetime,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[tuple[datetime, int]]:
+    """Up to `limit` (published, id) of the stories published in [since, before) (before
+    `before` without `since`) after the key `after`, in key order: the (published_at, id)
+    index serves it page by page."""
+    key = sa.tuple_(stories.c.published_at, stories.c.id)
+    query = sa.select(stories.c.published_at, stories.c.id).where(stories.c.published_at < before)
     if since is not None:
         query = query.where(stories.c.published_at >= since)
-    return list(conn.execute(query.order_by(stories.c.id)).scalars())
+    if after is not None:
+        query = query.where(key > sa.tuple_(sa.literal(after[0], UTCDateTime()), after[1]))
+    query = query.order_by(stories.c.published_at, stories.c.id).limit(limit)
+    return [(published, story_id) for published, story_id in conn.execute(query)]

@@ -23,6 +23,12 @@ from aggregator.storage.schema import (
 from aggregator.storage.sql import bounded, chunked
 
 
+def estimated_items(conn: Connection) -> int:
+    """PostgreSQL's estimate of the items table's size; 0 if it was never analyzed."""
+    found = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'items'"))
+    return max(0, int(found.scalar() or 0))  # -1: never analyzed
+
+
 def stored_items(
     conn: Connection, feed_id: int, entries: Sequence[Entry]
 ) -> dict[str, ExistingItem]:

@@ -32,9 +32,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime given to storage: {value!r}")
-        value = value.astimezone(UTC)
+        value = _aware(value).astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -46,11 +44,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def epoch_seconds(value: datetime) -> int:
-    """Whole seconds since the Unix epoch of an aware datetime."""
+def _aware(value: datetime) -> datetime:
+    """`value`, refused if naive: storage never guesses a time zone."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime given to storage: {value!r}")
-    return math.floor(value.timestamp())
+    return value
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Whole seconds since the Unix epoch of an aware datetime."""
+    return math.floor(_aware(value).timestamp())
 
 
 class EpochSeconds(sa.TypeDecorator[datetime]):

@@ -6,6 +6,7 @@ Every public method runs in its own transaction and wraps driver errors once as 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -45,6 +46,8 @@ NEAR_WINDOW = timedelta(days=7)
 """The default time window of near-duplicate candidates."""
 PRUNE_BATCH = 2_000
 """Stories whose old band rows one pruning transaction deletes."""
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -110,7 +113,7 @@ class Storage:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._statistics = engines.StatisticsKeeper(engine)
+        self._statistics = engines.StatisticsKeeper(engine.dialect.name == "postgresql")
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True) -> Storage:
@@ -386,8 +389,25 @@ class Storage:
             result = writes.apply_plan(conn, feed_id, decide(found), now)
             if outcome is not None:
                 outcomes.write(conn, [outcome])
-        self._statistics.added(result.new_items)
+        if self._statistics.due(result.new_items, self._estimated_items):
+            self._refresh_statistics()
         return result
+
+    def _estimated_items(self) -> int:
+        """The planner's estimate of the items table's size (0 if never analyzed)."""
+        try:
+            with self._read() as conn:
+                return reads.estimated_items(conn)
+        except SQLAlchemyError:
+            log.warning("could not read the size of the items table", exc_info=True)
+            return 0
+
+    def _refresh_statistics(self) -> None:
+        # The items are committed already: a failed ANALYZE is logged, never raised.
+        try:
+            self.analyze()
+        except StorageError:
+            log.warning("ANALYZE failed", exc_info=True)
 
     @_guarded
     def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
@@ -402,13 +422,15 @@ class Storage:
         """Delete near-duplicate band rows published before `before`, of stories published from
         `since` (any time without it) to `before`: a transaction per `batch` stories, so that
         ingest waits for none long. Returns the number of rows deleted."""
-        with self._read() as conn:
-            story_ids = near.story_ids_published(conn, since, before)
         deleted = 0
-        for ids in chunked(story_ids, batch):
+        after: tuple[datetime, int] | None = None
+        while True:
             with self._write() as conn:
-                deleted += near.delete_old_bands(conn, ids, before)
-        return deleted
+                page = near.stories_published(conn, since, before, after, batch)
+                deleted += near.delete_old_bands(conn, [sid for _, sid in page], before)
+            if len(page) < batch:
+                return deleted
+            after = page[-1]
 
     @_guarded
     def stories(self, query: StoryQuery) -> list[Story]:

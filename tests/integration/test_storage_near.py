@@ -332,3 +332,14 @@ def test_the_daily_job_prunes_past_the_retention_and_resumes_where_it_stopped(
     clock[0] = NOW + 5 * window  # the recent story is old now
     assert scheduler.prune() > 0
     assert _band_stories(storage) == []
+
+
+def test_pruning_pages_through_the_stories_a_batch_at_a_time(storage: Storage) -> None:
+    titles = ("Каток в Кузьминках", "Парк у пруда благоустроят", "Школа получила стадион")
+    for n, title in enumerate(titles):
+        published = NOW - timedelta(days=60, hours=n)
+        ingest(storage, KUZMINKI, [entry(f"k{n}", title, "Подробности позже.", published)])
+    ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
+    [recent] = [s.id for s in storage.stories(StoryQuery()) if s.published == NOW]
+    assert storage.prune_bands(NOW - timedelta(days=28), batch=1) > 0
+    assert _band_stories(storage) == [recent]
