@@ -49,7 +49,6 @@ class UpdateScheduler:
             misfire_grace_time=None,
             id="update-due-feeds",
         )
-        self._pruned_before: datetime | None = None
         self._scheduler.add_job(
             self.prune,
             "interval",
@@ -77,18 +76,16 @@ class UpdateScheduler:
             log.info("update cycle: %s", summary)
 
     def prune(self) -> int:
-        """Delete band rows older than the retention; each run starts a window before where the
-        last one stopped (a story's rows can be younger than the story). Errors are logged."""
+        """Delete band sets older than the retention (each an item's band keys); errors are
+        logged."""
         window = dedupe.thresholds(self._updater.config.service.dedupe).window
         before = self._clock() - BAND_RETENTION_WINDOWS * window
-        since = None if self._pruned_before is None else self._pruned_before - window
         try:
-            deleted = self._updater.storage.prune_bands(before, since)
+            deleted = self._updater.storage.prune_bands(before)
         except StorageError:
             self._updater.metrics.record_database_error()
             log.warning("pruning the band index failed", exc_info=True)
             return 0
-        self._pruned_before = before
         if deleted:
-            log.info("pruned %d band rows published before %s", deleted, before.isoformat())
+            log.info("pruned %d band sets published before %s", deleted, before.isoformat())
         return deleted

@@ -147,18 +147,18 @@ def filled(name: str, url: str, pairs: list[tuple[Entry, ItemFeatures]]) -> Stor
 
 
 def band_table_size(url: str) -> str:
-    """The size of story_bands and of its indexes, on PostgreSQL."""
+    """The size of band_sets and of its indexes, on PostgreSQL."""
     if not url.startswith("postgresql"):
-        return "story_bands size not measured on SQLite"
+        return "band_sets size not measured on SQLite"
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             table, indexes = conn.execute(
-                sa.text("SELECT pg_relation_size('story_bands'), pg_indexes_size('story_bands')")
+                sa.text("SELECT pg_relation_size('band_sets'), pg_indexes_size('band_sets')")
             ).one()
     finally:
         engine.dispose()
-    return f"story_bands {table / 2**20:,.0f} MB, its indexes {indexes / 2**20:,.0f} MB"
+    return f"band_sets {table / 2**20:,.0f} MB, its indexes {indexes / 2**20:,.0f} MB"
 
 
 def run_backend(

@@ -12,16 +12,17 @@ from sqlalchemy.engine import Connection
 from aggregator.domain import Entry, ItemFeatures
 from aggregator.identity import story_key
 from aggregator.storage import near, outputs, writes
-from aggregator.storage.schema import item_features, items, stories, story_bands, story_terms
+from aggregator.storage.schema import band_sets, item_features, items, stories, story_terms
 from aggregator.storage.sql import bounded, driver_columns
 
 
 def load_stories(
     conn: Connection, feed_id: int, loaded: Sequence[tuple[Entry, ItemFeatures]], now: datetime
 ) -> int:
-    """Insert each entry as a new story of its own, with its item, features and band rows."""
+    """Insert each entry as a new story of its own, with its item, features and band set."""
     if not loaded:
         return 0
+    near.lock_stories(conn)
     story_rows = [writes._story_row(story_key(entry), entry, now) for entry, _ in loaded]
     insert_stories = sa.insert(stories).returning(stories.c.id, sort_by_parameter_order=True)
     story_ids = list(conn.execute(insert_stories, story_rows).scalars())
@@ -39,13 +40,12 @@ def load_stories(
     insert_items = sa.insert(items).returning(items.c.id, sort_by_parameter_order=True)
     item_ids = list(conn.execute(insert_items, item_rows).scalars())
     feature_rows = [near.features_row(i, f) for i, (_, f) in zip(item_ids, loaded, strict=True)]
-    band_rows = [
-        near.band_row(key, story_id, entry.published)
+    set_rows = [
+        near.band_set_row(stored.band_keys, story_id, entry.published)
         for (entry, stored), story_id in zip(loaded, story_ids, strict=True)
-        for key in set(stored.band_keys)
     ]
     _insert_many(conn, item_features, feature_rows)
-    _insert_many(conn, story_bands, band_rows)
+    _insert_many(conn, band_sets, set_rows)
     # Searchable with q= like ingested stories; their stems are new rows, nothing to ignore.
     pairs = ((sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True))
     terms = [dict(zip(outputs.TERM_COLUMNS, row, strict=True)) for row in outputs.term_rows(pairs)]
@@ -55,7 +55,7 @@ def load_stories(
 
 
 def _insert_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
-    """Insert plain rows; PostgreSQL gets COPY, ten times faster for the band table's millions."""
+    """Insert plain rows; PostgreSQL gets COPY, ten times faster for millions of rows."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":

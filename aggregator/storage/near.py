@@ -1,32 +1,35 @@
-"""Near-duplicate storage: item features, the LSH band table, candidate lookups, story members.
+"""Near-duplicate storage: item features, band key sets, candidate lookups, story members.
 
-Candidates are found by equality on band keys within a publication-time window, through the
-(band_key, published_at) index, so a lookup reads only the rows of the keys asked for; every
-worker shares this one index. Storage decides nothing: it hands stored features to the decider.
+Candidates are found by equality on band keys within a publication-time window. Each process
+looks keys up in its own in-memory index (`BandMirror`), caught up from the `band_sets` log by
+id before every lookup, inside the story lock: every band set is written under that lock, so
+ids become visible in order and "every row after the last id read" misses none. Storage
+decides nothing: it hands stored features to the decider.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from aggregator.bandindex import BandIndex
 from aggregator.domain import ChangedItem, ItemFeatures, NearCandidate, NewItem, StoryMember
 from aggregator.storage.schema import (
-    UTCDateTime,
+    band_sets,
     epoch_seconds,
     feeds,
     item_features,
     items,
     stories,
-    story_bands,
 )
-from aggregator.storage.sql import chunked, insert_ignore_tuples
+from aggregator.storage.sql import chunked
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -36,8 +39,8 @@ STORY_LOCK = 0x73746F72
 """The PostgreSQL advisory lock that serializes reading candidates and creating stories."""
 
 
-BAND_COLUMNS = ["band_key", "published_at", "story_id"]
-"""The columns of `story_bands`, all of its primary key, in index order."""
+CATCH_UP_BATCH = 10_000
+"""Band sets read per batch when catching up, so a first load of a big store stays bounded."""
 
 
 def band_number(key: str) -> int:
@@ -45,9 +48,57 @@ def band_number(key: str) -> int:
     return int(key, 16)
 
 
-def band_row(key: str, story_id: int, published: datetime) -> dict[str, object]:
-    """A `story_bands` row."""
-    return {"band_key": band_number(key), "published_at": published, "story_id": story_id}
+def band_set_row(keys: Iterable[str], story_id: int, published: datetime) -> dict[str, object]:
+    """A `band_sets` row: an item's distinct band keys, packed, under its story."""
+    numbers = np.array(sorted({band_number(key) for key in keys}), dtype="<u8")
+    return {"story_id": story_id, "published_at": published, "band_keys": numbers.tobytes()}
+
+
+class BandMirror:
+    """This process's in-memory copy of `band_sets`, as a band index, and how far it has read."""
+
+    def __init__(self) -> None:
+        self.index = BandIndex()
+        self.read_through = 0
+        # The ingest thread and web requests may look up at once.
+        self.lock = threading.Lock()
+
+    def catch_up(self, conn: Connection) -> None:
+        """Add the band sets stored since the last call (all of them the first time)."""
+        query = (
+            sa.select(
+                band_sets.c.id,
+                band_sets.c.story_id,
+                sa.type_coerce(band_sets.c.published_at, sa.BigInteger),
+                band_sets.c.band_keys,
+            )
+            .where(band_sets.c.id > sa.bindparam("after"))
+            .order_by(band_sets.c.id)
+            .limit(CATCH_UP_BATCH)
+        )
+        while True:
+            rows = conn.execute(query, {"after": self.read_through}).all()
+            if not rows:
+                return
+            self.index.add_many(
+                [np.frombuffer(bytes(keys), dtype="<u8") for _, _, _, keys in rows],
+                [time for _, _, time, _ in rows],
+                [story_id for _, story_id, _, _ in rows],
+            )
+            self.read_through = rows[-1][0]
+
+    def stories_by_key(
+        self, conn: Connection, numbers: Iterable[int], low: datetime, high: datetime
+    ) -> dict[int, set[int]]:
+        """Catch up, then the stories with each band key (as a number) within [low, high]."""
+        with self.lock:
+            self.catch_up(conn)
+            return self.index.stories_by_key(numbers, epoch_seconds(low), epoch_seconds(high))
+
+    def evict(self, before: datetime) -> int:
+        """Forget band sets published before `before` (the pruned ones); how many rows went."""
+        with self.lock:
+            return self.index.evict(epoch_seconds(before))
 
 
 def lock_stories(conn: Connection) -> None:
@@ -59,6 +110,7 @@ def lock_stories(conn: Connection) -> None:
 
 def candidates(
     conn: Connection,
+    mirror: BandMirror,
     band_keys: Mapping[str, Sequence[str]],
     published: Sequence[datetime],
     window: timedelta,
@@ -71,46 +123,13 @@ def candidates(
     if not wanted or not published:
         return ()
     low, high = min(published) - window, max(published) + window
-    stories_by_key: dict[str, set[int]] = {}
-    for number, story_id in _band_rows(conn, sorted(wanted), low, high):
-        stories_by_key.setdefault(wanted[number], set()).add(story_id)
+    found = mirror.stories_by_key(conn, wanted, low, high)
+    stories_by_key = {wanted[number]: story_ids for number, story_ids in found.items()}
     chosen: set[int] = set()
     for keys in band_keys.values():
         hits = Counter(story for key in keys for story in stories_by_key.get(key, ()))
         chosen.update(story for story, _ in hits.most_common(MAX_STORIES_PER_ENTRY))
     return tuple(members(conn, sorted(chosen)))
-
-
-_BANDS_ANY = sa.select(story_bands.c.band_key, story_bands.c.story_id).where(
-    story_bands.c.band_key == sa.any_(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger))),
-    story_bands.c.published_at.between(sa.bindparam("low"), sa.bindparam("high")),
-)
-"""On PostgreSQL the keys go as one array parameter: one statement text for any number of keys,
-so neither SQLAlchemy nor the driver re-renders and re-parses an IN list of hundreds per feed."""
-
-
-def _band_rows(
-    conn: Connection, numbers: Sequence[int], low: datetime, high: datetime
-) -> Iterable[tuple[int, int]]:
-    """(band key, story id) of the stored bands with these keys published in [low, high]."""
-    if conn.dialect.name == "postgresql":
-        params = {"keys": list(numbers), "low": low, "high": high}
-        yield from conn.execute(_BANDS_ANY, params)
-        return
-    # The driver's own execute: SQLAlchemy rendered and bound the IN list value by value in
-    # Python, a third of the lookup's time in a cold cycle.
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    window = [epoch_seconds(low), epoch_seconds(high)]
-    for batch in chunked(numbers):
-        marks = ", ".join("?" * len(batch))
-        yield from driver.execute(_SQLITE_BANDS.format(marks=marks), [*batch, *window])
-
-
-_SQLITE_BANDS = (
-    f"SELECT band_key, story_id FROM {story_bands.name} "
-    "WHERE band_key IN ({marks}) AND published_at BETWEEN ? AND ?"
-)
 
 
 def members(conn: Connection, story_ids: Sequence[int]) -> list[NearCandidate]:
@@ -159,14 +178,13 @@ def features_row(item_id: int, stored: ItemFeatures) -> dict[str, object]:
 def store_new(conn: Connection, inserted: Iterable[tuple[NewItem, int, int]]) -> None:
     """Store the features of newly inserted items and their band keys under their stories."""
     rows: list[dict[str, object]] = []
-    bands: dict[tuple[str, int], datetime] = {}
+    sets: list[dict[str, object]] = []
     for item, story_id, item_id in inserted:
         if item.features is None:
             continue
         rows.append(features_row(item_id, item.features))
-        for key in item.features.band_keys:
-            bands.setdefault((key, story_id), item.entry.published)
-    insert_rows(conn, rows, bands)
+        sets.append(band_set_row(item.features.band_keys, story_id, item.entry.published))
+    insert_rows(conn, rows, sets)
 
 
 def store_changed(conn: Connection, changed: Sequence[tuple[int, ChangedItem]]) -> None:
@@ -175,26 +193,22 @@ def store_changed(conn: Connection, changed: Sequence[tuple[int, ChangedItem]]) 
     for ids in chunked(sorted(c.item_id for _, c in with_features)):
         conn.execute(sa.delete(item_features).where(item_features.c.item_id.in_(ids)))
     rows: list[dict[str, object]] = []
-    bands: dict[tuple[str, int], datetime] = {}
+    sets: list[dict[str, object]] = []
     for story_id, change in with_features:
         assert change.features is not None
         rows.append(features_row(change.item_id, change.features))
-        for key in change.features.band_keys:
-            bands.setdefault((key, story_id), change.entry.published)
-    insert_rows(conn, rows, bands)
+        sets.append(band_set_row(change.features.band_keys, story_id, change.entry.published))
+    insert_rows(conn, rows, sets)
 
 
 def insert_rows(
-    conn: Connection,
-    rows: Sequence[dict[str, object]],
-    bands: Mapping[tuple[str, int], datetime],
+    conn: Connection, rows: Sequence[dict[str, object]], sets: Sequence[dict[str, object]]
 ) -> None:
-    """Insert feature rows, and band rows in key order (concurrent writers cannot deadlock)."""
+    """Insert feature rows and band set rows (under the story lock: see the module doc)."""
     if rows:
         conn.execute(sa.insert(item_features), list(rows))
-    ordered = sorted(bands.items(), key=lambda kv: (band_number(kv[0][0]), kv[1], kv[0][1]))
-    band_rows = [(band_number(key), published, sid) for (key, sid), published in ordered]
-    insert_ignore_tuples(conn, story_bands, BAND_COLUMNS, band_rows)
+    if sets:
+        conn.execute(sa.insert(band_sets), list(sets))
 
 
 def story_members(conn: Connection, story_id: int) -> list[StoryMember]:
@@ -244,29 +258,11 @@ def story_ids_since(conn: Connection, since: datetime | None) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def delete_old_bands(conn: Connection, story_ids: Sequence[int], before: datetime) -> int:
-    """Delete these stories' band rows published before `before`; how many went."""
-    query = sa.delete(story_bands).where(
-        story_bands.c.story_id.in_(story_ids), story_bands.c.published_at < before
-    )
-    return int(conn.execute(query).rowcount or 0)
-
-
-def stories_published(
-    conn: Connection,
-    since: datetime | None,
-    before: datetime,
-    after: tuple[datetime, int] | None,
-    limit: int,
-) -> list[tuple[datetime, int]]:
-    """Up to `limit` (published, id) of the stories published in [since, before) (before
-    `before` without `since`) after the key `after`, in key order: the (published_at, id)
-    index serves it page by page."""
-    key = sa.tuple_(stories.c.published_at, stories.c.id)
-    query = sa.select(stories.c.published_at, stories.c.id).where(stories.c.published_at < before)
-    if since is not None:
-        query = query.where(stories.c.published_at >= since)
-    if after is not None:
-        query = query.where(key > sa.tuple_(sa.literal(after[0], UTCDateTime()), after[1]))
-    query = query.order_by(stories.c.published_at, stories.c.id).limit(limit)
-    return [(published, story_id) for published, story_id in conn.execute(query)]
+def delete_band_sets(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to `limit` band sets published before `before`, oldest first through the
+    publication-time index; how many went."""
+    query = sa.select(band_sets.c.id).where(band_sets.c.published_at < before)
+    ids = list(conn.execute(query.order_by(band_sets.c.published_at).limit(limit)).scalars())
+    if ids:
+        conn.execute(sa.delete(band_sets).where(band_sets.c.id.in_(ids)))
+    return len(ids)

@@ -58,7 +58,7 @@ def epoch_seconds(value: datetime) -> int:
 
 class EpochSeconds(sa.TypeDecorator[datetime]):
     """An aware datetime stored as whole seconds since the epoch: 4-6 bytes on SQLite instead
-    of a 26-character text, for the one table whose row width is its cost (`story_bands`)."""
+    of a 26-character text (band rows, migration 0006)."""
 
     impl = sa.BigInteger
     cache_ok = True
@@ -203,7 +203,7 @@ story_terms = sa.Table(
     metadata,
     # The stems of a story's words (aggregator.search); term first, so `q=` is an index lookup.
     sa.Column("term", sa.String(64), primary_key=True),
-    # No foreign key (migration 0006), as in story_bands: see DERIVED_TABLES.
+    # No foreign key (migration 0006), as in band_sets: see DERIVED_TABLES.
     sa.Column("story_id", sa.Integer, primary_key=True, index=True),
 )
 
@@ -216,8 +216,8 @@ change_counter = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
-# Near-duplicate matching (see aggregator/similarity.py): each item's features, and one row per
-# (LSH band key, story) over the band keys of the story's items, found by band key and time.
+# Near-duplicate matching (see aggregator/similarity.py): each item's features, and its band keys
+# as one packed row (band_sets) that the in-memory band index of each process is loaded from.
 item_features = sa.Table(
     "item_features",
     metadata,
@@ -234,24 +234,22 @@ item_features = sa.Table(
     sa.Column("numbers", sa.Text, nullable=False),
 )
 
-story_bands = sa.Table(
-    "story_bands",
+band_sets = sa.Table(
+    "band_sets",
     metadata,
-    # The 56-bit LSH band key (similarity.band_keys' 14 hex digits) as an integer: half the
-    # width of the text in the one big index, which is the cost that grows with the store.
-    sa.Column("band_key", sa.BigInteger, primary_key=True, autoincrement=False),
-    # Whole seconds (migration 0006): the row is a third as wide as with a text timestamp on
-    # SQLite, and a cold cycle writes over a thousand rows per feed into random pages.
-    sa.Column("published_at", EpochSeconds, primary_key=True, autoincrement=False),
-    sa.Column("story_id", sa.Integer, primary_key=True, index=True),
-    # One index serves both the uniqueness and the lookup (key equal, time in the window), and
-    # covers it (an index-only range scan once vacuumed), and an insert updates one random
-    # B-tree, not two (the story_id index grows at its right edge). On SQLite the table is
-    # that B-tree itself (WITHOUT ROWID).
-    sqlite_with_rowid=False,
+    # One row per stored item with features: its LSH band keys (similarity.band_keys' 56-bit
+    # numbers, 8 bytes each, little-endian) under its story. Lookups by key go to the per-process
+    # in-memory index (aggregator.bandindex); this table is its durable copy and the log other
+    # workers catch up from by id, so a cold feed appends 30 rows, not 1,260 random index rows.
+    # AUTOINCREMENT on SQLite: an id is never reused, so "every row after id N" is exact.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("story_id", sa.Integer, nullable=False, index=True),
+    sa.Column("published_at", EpochSeconds, nullable=False, index=True),
+    sa.Column("band_keys", sa.LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
 )
 
-DERIVED_TABLES = (story_bands, story_terms)
+DERIVED_TABLES = (band_sets, story_terms)
 """Index rows computed from a story's items, without a foreign key to `stories`: PostgreSQL
 checked the key of each of a cold feed's ~1,900 rows with a trigger (a third of their insert
 time). Whoever deletes stories deletes their rows here too (`writes._delete_stories`); a row

@@ -45,7 +45,7 @@ from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
 NEAR_WINDOW = timedelta(days=7)
 """The default time window of near-duplicate candidates."""
 PRUNE_BATCH = 2_000
-"""Stories whose old band rows one pruning transaction deletes."""
+"""Band sets (one per item) one pruning transaction deletes."""
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def _feed_state(row: Any) -> FeedState:
 
 def _candidates(
     conn: Connection,
+    mirror: near.BandMirror,
     feed_id: int,
     entries: Sequence[Entry],
     band_keys: Mapping[str, Sequence[str]] | None,
@@ -104,7 +105,7 @@ def _candidates(
     exact = reads.candidates(conn, feed_id, entries)
     if not band_keys:
         return exact
-    found = near.candidates(conn, band_keys, [e.published for e in entries], window)
+    found = near.candidates(conn, mirror, band_keys, [e.published for e in entries], window)
     return replace(exact, near=found)
 
 
@@ -114,6 +115,7 @@ class Storage:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._statistics = engines.StatisticsKeeper(engine.dialect.name == "postgresql")
+        self._bands = near.BandMirror()
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True) -> Storage:
@@ -357,7 +359,7 @@ class Storage:
         With `band_keys` (entry key to LSH band keys) it includes near-duplicate candidates.
         """
         with self._read() as conn:
-            return _candidates(conn, feed_id, entries, band_keys, window)
+            return _candidates(conn, self._bands, feed_id, entries, band_keys, window)
 
     @_guarded
     def stored_items(self, feed_id: int, entries: Sequence[Entry]) -> Mapping[str, ExistingItem]:
@@ -385,7 +387,7 @@ class Storage:
         """
         with self._write() as conn:
             near.lock_stories(conn)
-            found = _candidates(conn, feed_id, entries, band_keys, window)
+            found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
             result = writes.apply_plan(conn, feed_id, decide(found), now)
             if outcome is not None:
                 outcomes.write(conn, [outcome])
@@ -413,24 +415,23 @@ class Storage:
     def apply(self, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
         """Apply a deduplication plan in one transaction; concurrent duplicates are skipped."""
         with self._write() as conn:
+            near.lock_stories(conn)
             return writes.apply_plan(conn, feed_id, plan, now)
 
     @_guarded
-    def prune_bands(
-        self, before: datetime, since: datetime | None = None, batch: int = PRUNE_BATCH
-    ) -> int:
-        """Delete near-duplicate band rows published before `before`, of stories published from
-        `since` (any time without it) to `before`: a transaction per `batch` stories, so that
-        ingest waits for none long. Returns the number of rows deleted."""
+    def prune_bands(self, before: datetime, batch: int = PRUNE_BATCH) -> int:
+        """Delete the near-duplicate band sets published before `before`, here and in this
+        process's index: a transaction per `batch`, so that ingest waits for none long.
+        Returns the number of sets (one per item) deleted."""
         deleted = 0
-        after: tuple[datetime, int] | None = None
         while True:
             with self._write() as conn:
-                page = near.stories_published(conn, since, before, after, batch)
-                deleted += near.delete_old_bands(conn, [sid for _, sid in page], before)
-            if len(page) < batch:
-                return deleted
-            after = page[-1]
+                done = near.delete_band_sets(conn, before, batch)
+            deleted += done
+            if done < batch:
+                break
+        self._bands.evict(before)
+        return deleted
 
     @_guarded
     def stories(self, query: StoryQuery) -> list[Story]:

@@ -29,9 +29,9 @@ from aggregator.render import entry_id
 from aggregator.scheduler import UpdateScheduler
 from aggregator.search import query_words
 from aggregator.similarity import Thresholds
-from aggregator.storage import Storage, writes
+from aggregator.storage import Storage, near, writes
 from aggregator.storage import engine as engine_module
-from aggregator.storage.schema import DERIVED_TABLES, items, story_bands
+from aggregator.storage.schema import DERIVED_TABLES, band_sets, items
 from aggregator.update import Updater
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -107,7 +107,7 @@ def test_a_reprint_in_another_feed_joins_the_story_and_keeps_its_entry_id(
     assert [s.outlet for s in after.sources] == ["Кузьминки сегодня", "Юго-Восточный курьер"]
     assert after.updated == later
     assert rows(storage, "item_features") == 2
-    assert 0 < rows(storage, "story_bands") <= 84
+    assert rows(storage, "band_sets") == 2
 
 
 def test_candidates_come_from_band_keys_within_the_window(storage: Storage) -> None:
@@ -120,6 +120,36 @@ def test_candidates_come_from_band_keys_within_the_window(storage: Storage) -> N
     late = entry("u1", *METRO_REPRINT, NOW + timedelta(days=8))
     assert storage.candidates(UVAO, [late], keys, timedelta(days=7)).near == ()
     assert storage.candidates(UVAO, [probe]).near == ()
+
+
+def test_a_worker_catches_up_with_band_sets_stored_by_another_in_batches(
+    storage: Storage, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(near, "CATCH_UP_BATCH", 2)
+    other = Storage.open(database_url, upgrade=False)
+    try:
+        probe = entry("u1", *METRO_REPRINT)
+        keys = {probe.key: dedupe.entry_features(probe).band_keys}
+        assert other.candidates(UVAO, [probe], keys).near == ()
+        fillers = [
+            entry(f"m{n}", f"Каток №{n} откроется в парке", "Вход свободный.") for n in range(5)
+        ]
+        ingest(storage, M24, fillers)
+        ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+        # Stored by the first worker after the second had read everything there was.
+        assert {c.item_id for c in other.candidates(UVAO, [probe], keys).near} == {6}
+    finally:
+        other.close()
+
+
+def test_pruning_also_forgets_the_bands_held_in_memory(storage: Storage) -> None:
+    old = NOW - timedelta(days=60)
+    ingest(storage, KUZMINKI, [entry("k1", *METRO, old)])
+    probe = entry("u1", *METRO_REPRINT, old + timedelta(days=1))
+    keys = {probe.key: dedupe.entry_features(probe).band_keys}
+    assert {c.item_id for c in storage.candidates(UVAO, [probe], keys).near} == {1}
+    assert storage.prune_bands(NOW - timedelta(days=28)) == 1
+    assert storage.candidates(UVAO, [probe], keys).near == ()
 
 
 def test_a_changed_item_gets_new_features(storage: Storage) -> None:
@@ -240,7 +270,7 @@ def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage)
     pairs = [(e, dedupe.entry_features(e)) for e in loaded]
     version = storage.change_version()
     assert storage.bulk_load_stories(M24, pairs, NOW) == 2
-    assert rows(storage, "story_bands") == sum(len(f.band_keys) for _, f in pairs)
+    assert rows(storage, "band_sets") == len(pairs)
     assert storage.change_version() > version
     found = storage.stories(StoryQuery(words=query_words("парковка бесплатной"), limit=10))
     assert [story.title for story in found] == [loaded[1].title]
@@ -298,7 +328,7 @@ def test_statistics_are_refreshed_each_time_the_items_table_doubles(
 
 def _band_stories(storage: Storage) -> list[int]:
     with storage._engine.connect() as conn:
-        query = sa.select(story_bands.c.story_id).distinct().order_by(story_bands.c.story_id)
+        query = sa.select(band_sets.c.story_id).distinct().order_by(band_sets.c.story_id)
         return list(conn.execute(query).scalars())
 
 
@@ -308,15 +338,15 @@ def test_pruning_deletes_band_rows_older_than_the_cutoff_only(storage: Storage) 
     old, new = sorted(s.id for s in storage.stories(StoryQuery()))
     assert _band_stories(storage) == [old, new]
     cutoff = NOW - timedelta(days=28)
-    assert storage.prune_bands(cutoff, since=NOW - timedelta(days=40)) == 0
-    assert storage.prune_bands(cutoff) > 0
+    assert storage.prune_bands(NOW - timedelta(days=70)) == 0
+    assert storage.prune_bands(cutoff) == 1
     assert _band_stories(storage) == [new]
     assert storage.prune_bands(cutoff) == 0
     # The story itself stays: found by search and by its link.
     assert [s.id for s in storage.stories(StoryQuery(words=query_words("сосновая роща")))] == [old]
 
 
-def test_the_daily_job_prunes_past_the_retention_and_resumes_where_it_stopped(
+def test_the_daily_job_prunes_past_the_retention_also_what_arrived_late(
     storage: Storage,
 ) -> None:
     clock = [NOW]
@@ -327,19 +357,21 @@ def test_the_daily_job_prunes_past_the_retention_and_resumes_where_it_stopped(
     ingest(storage, KUZMINKI, [entry("k1", *METRO, NOW - 5 * window)])
     recent = ingest(storage, M24, [entry("m1", "Парковка бесплатна", "В праздник.")], NOW)
     assert recent.new_stories == 1
-    assert scheduler.prune() > 0
+    assert scheduler.prune() == 1
     assert len(_band_stories(storage)) == 1
+    # A back catalogue stored after the first run, older than what that run deleted.
+    ingest(storage, UVAO, [entry("u1", "Архивная новость о катке", "Давно.", NOW - 9 * window)])
     clock[0] = NOW + 5 * window  # the recent story is old now
-    assert scheduler.prune() > 0
+    assert scheduler.prune() == 2
     assert _band_stories(storage) == []
 
 
-def test_pruning_pages_through_the_stories_a_batch_at_a_time(storage: Storage) -> None:
+def test_pruning_deletes_a_batch_per_transaction_until_done(storage: Storage) -> None:
     titles = ("Каток в Кузьминках", "Парк у пруда благоустроят", "Школа получила стадион")
     for n, title in enumerate(titles):
         published = NOW - timedelta(days=60, hours=n)
         ingest(storage, KUZMINKI, [entry(f"k{n}", title, "Подробности позже.", published)])
     ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
     [recent] = [s.id for s in storage.stories(StoryQuery()) if s.published == NOW]
-    assert storage.prune_bands(NOW - timedelta(days=28), batch=1) > 0
+    assert storage.prune_bands(NOW - timedelta(days=28), batch=1) == 3
     assert _band_stories(storage) == [recent]

@@ -65,7 +65,7 @@ def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
         "story_terms",
         "change_counter",
         "item_features",
-        "story_bands",
+        "band_sets",
     }
 
 
@@ -162,9 +162,10 @@ def _probe(link: str) -> Entry:
     )
 
 
-def test_migrations_form_one_chain_ending_in_band_epoch_seconds() -> None:
+def test_migrations_form_one_chain_ending_in_band_sets() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0006"]
+    assert scripts.get_heads() == ["0007"]
+    assert scripts.get_revision("0007").down_revision == "0006"
     assert scripts.get_revision("0006").down_revision == "0005"
     assert scripts.get_revision("0005").down_revision == "0004"
     assert scripts.get_revision("0004").down_revision == "0003e"
@@ -509,7 +510,7 @@ def test_near_duplicates_migration_follows_main_head(database_url: str) -> None:
     storage = Storage.open(database_url)
     try:
         storage.sync_sources(SOURCES[:1], NOW)
-        assert {"item_features", "story_bands"} <= _table_names(database_url)
+        assert {"item_features", "band_sets"} <= _table_names(database_url)
     finally:
         storage.close()
     _migrate(database_url, "0003e", down=True)
@@ -558,6 +559,42 @@ def test_lean_index_tables_migration_converts_rows_both_ways(database_url: str) 
     _migrate(database_url, "0006")
     assert _band_times(database_url, EpochSeconds()) == [published.replace(microsecond=0)]
     assert _stems(database_url) == [("метр", 1)]
+
+
+def _rows(url: str, query: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_band_sets_migration_packs_band_rows_by_story_and_time_and_back(
+    database_url: str,
+) -> None:
+    _migrate(database_url, "0006")
+    bands = [(7, 1_700_000_000, 1), (2**55 + 3, 1_700_000_000, 1), (7, 1_700_003_600, 1)]
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO story_bands (band_key, published_at, story_id) VALUES (:k, :t, :s)"
+            ),
+            [{"k": k, "t": t, "s": s} for k, t, s in bands],
+        )
+    engine.dispose()
+    _migrate(database_url, "0007")
+    packed = _rows(
+        database_url, "SELECT story_id, published_at, band_keys FROM band_sets ORDER BY id"
+    )
+    assert [(s, t, bytes(keys)) for s, t, keys in packed] == [
+        (1, 1_700_000_000, (7).to_bytes(8, "little") + (2**55 + 3).to_bytes(8, "little")),
+        (1, 1_700_003_600, (7).to_bytes(8, "little")),
+    ]
+    _migrate(database_url, "0006", down=True)
+    query = "SELECT band_key, published_at, story_id FROM story_bands"
+    assert sorted(_rows(database_url, query)) == sorted(bands)
 
 
 def _story_keys(url: str) -> dict[str, list[str]]:
