@@ -11,8 +11,6 @@ import logging
 from collections.abc import Mapping
 from html import escape
 
-import trafilatura
-
 from aggregator.htmlsource import strip_boilerplate
 
 __all__ = ["article_html"]
@@ -23,6 +21,10 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 def article_html(content: bytes, headers: Mapping[str, str], url: str) -> str | None:
     """The article body as <p> paragraphs, or None when no body can be found."""
+    # Imported on first use: trafilatura and what it loads (lxml, htmldate, justext) add ~12 MB
+    # to every process, and most deployments have no full-text source.
+    import trafilatura
+
     cleaned = strip_boilerplate(content, headers)
     text = trafilatura.extract(
         cleaned,
