@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from aggregator.domain import Entry, ItemFeatures
 from aggregator.identity import story_key
 from aggregator.storage import near, outputs, writes
-from aggregator.storage.schema import band_sets, item_features, items, stories, story_terms
+from aggregator.storage.schema import band_sets, item_features, items, search_docs, stories
 from aggregator.storage.sql import bounded, driver_columns
 
 
@@ -46,10 +46,13 @@ def load_stories(
     ]
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, band_sets, set_rows)
-    # Searchable with q= like ingested stories; their stems are new rows, nothing to ignore.
+    # Searchable with q= like ingested stories.
     pairs = ((sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True))
-    terms = [dict(zip(outputs.TERM_COLUMNS, row, strict=True)) for row in outputs.term_rows(pairs)]
-    _insert_many(conn, story_terms, terms)
+    docs = outputs.doc_rows(pairs)
+    if conn.dialect.name == "postgresql":
+        _insert_many(conn, search_docs, docs)
+    else:
+        outputs.add_docs(conn, docs)
     outputs.bump_version(conn)
     return len(story_ids)
 

@@ -1,44 +1,99 @@
-"""What the outputs need from the database beyond stories: the stem index and change tracking.
+"""What the outputs need from the database beyond stories: the search index and change tracking.
 
 `index_terms` and `bump_version` run inside `writes.apply_plan`'s transaction; the reads serve
-the web's output cache and the WebSub notifier.
+`q=`, the web's output cache and the WebSub notifier.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import Entry
 from aggregator.search import story_terms
-from aggregator.storage.schema import change_counter, stories, story_areas, story_topics
-from aggregator.storage.schema import story_terms as terms
-from aggregator.storage.sql import chunked, insert_ignore, insert_ignore_tuples
+from aggregator.storage.schema import (
+    SEARCH_INDEX,
+    change_counter,
+    search_docs,
+    stories,
+    story_areas,
+    story_topics,
+)
+from aggregator.storage.sql import chunked, insert_ignore
 
 COUNTER_ID = 1
 
 
-TERM_COLUMNS = ["term", "story_id"]
-
-
-def term_rows(entries: Iterable[tuple[int, Entry]]) -> list[tuple[str, int]]:
-    """The `story_terms` rows (term, story id) of (story id, entry) pairs: each once, sorted."""
-    return sorted(
-        {
-            (term, story_id)
-            for story_id, entry in entries
-            for term in story_terms((entry.title, entry.summary))
-        }
-    )
+def doc_rows(entries: Iterable[tuple[int, Entry]]) -> list[dict[str, object]]:
+    """The `search_docs` rows of (story id, entry) pairs; an entry without a word has none."""
+    rows: list[dict[str, object]] = []
+    for story_id, entry in entries:
+        terms = story_terms((entry.title, entry.summary))
+        if terms:
+            rows.append({"story_id": story_id, "terms": " ".join(sorted(terms))})
+    return rows
 
 
 def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
-    """Add the stems of each entry's title and lead to its story; a stem is never removed."""
-    insert_ignore_tuples(conn, terms, TERM_COLUMNS, term_rows(entries))
+    """Add a search doc of each entry's title and lead to its story (none is ever replaced)."""
+    add_docs(conn, doc_rows(entries))
+
+
+def add_docs(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Insert search docs and, on SQLite, their FTS5 entries (PostgreSQL's GIN index follows
+    the table by itself)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.insert(search_docs), list(rows))
+        return
+    # SQLite numbers new rows after the largest id, and this transaction is the only writer.
+    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))).scalar()
+    conn.execute(sa.insert(search_docs), list(rows))
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {SEARCH_INDEX} (rowid, terms) "
+            "SELECT id, terms FROM search_docs WHERE id > :last"
+        ),
+        {"last": last},
+    )
+
+
+def remove_docs(conn: Connection, story_ids: Sequence[int]) -> None:
+    """Delete these stories' search docs (on SQLite first their FTS5 entries, which an external
+    content table must be told the old text of)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {SEARCH_INDEX} ({SEARCH_INDEX}, rowid, terms) "
+                "SELECT 'delete', id, terms FROM search_docs WHERE story_id IN :ids"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": list(story_ids)},
+        )
+    conn.execute(sa.delete(search_docs).where(search_docs.c.story_id.in_(story_ids)))
+
+
+def stories_with_any(dialect: str, forms: Collection[str]) -> sa.Select[Any]:
+    """The ids of the stories having a search doc with one of `forms` (a word's stems)."""
+    if dialect == "sqlite":
+        # Each stem quoted: a bareword such as AND or NOT would be an operator.
+        expression = " OR ".join(f'"{form}"' for form in sorted(forms))
+        index = sa.table(SEARCH_INDEX, sa.column("rowid"))
+        hits = sa.select(index.c.rowid).where(
+            sa.literal_column(SEARCH_INDEX).op("MATCH")(expression)
+        )
+        return sa.select(search_docs.c.story_id).where(search_docs.c.id.in_(hits))
+    # The expression as the GIN index has it (a literal separator, not a parameter), or the
+    # planner will not use the index.
+    stems = sa.func.string_to_array(search_docs.c.terms, sa.literal_column("' '"))
+    wanted = sa.bindparam(None, sorted(forms), type_=postgresql.ARRAY(sa.Text))
+    return sa.select(search_docs.c.story_id).where(stems.op("&&")(wanted))
 
 
 def bump_version(conn: Connection) -> None:

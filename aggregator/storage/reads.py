@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import Candidates, Entry, ExistingItem, Story, StoryQuery, StorySource
+from aggregator.storage import outputs
 from aggregator.storage.schema import (
     VIA_SOURCE,
     feeds,
     items,
     stories,
     story_areas,
-    story_terms,
     story_topics,
 )
 from aggregator.storage.sql import bounded, chunked
@@ -80,7 +80,7 @@ def stories_page(conn: Connection, query: StoryQuery) -> list[Story]:
     the walks; a page then costs the same at a thousand stories and at a million. The page's
     stories are read joined to that walk, so their ids make no extra round trip.
     """
-    page = _page(query)
+    page = _page(query, conn.dialect.name)
     if page is None:
         return []
     ranked = page.subquery()
@@ -89,12 +89,12 @@ def stories_page(conn: Connection, query: StoryQuery) -> list[Story]:
     return _build(conn, rows)
 
 
-def _page(query: StoryQuery) -> sa.Select[Any] | None:
+def _page(query: StoryQuery, dialect: str) -> sa.Select[Any] | None:
     """(story_id, published_at) of the page's stories; None when no story can match."""
     limit = max(query.limit, 0)
     newest_first = query.after is None
     if query.areas is not None or query.topics is not None:
-        walks = _tag_walks(query, limit, newest_first)
+        walks = _tag_walks(query, limit, newest_first, dialect)
         if not walks:
             return None
         merged = sa.union_all(*walks).subquery()
@@ -104,14 +104,21 @@ def _page(query: StoryQuery) -> sa.Select[Any] | None:
     else:
         ids, published = stories.c.id, stories.c.published_at
         select = _narrowed(
-            sa.select(ids.label("story_id"), published), ids, published, query, topics=False
+            sa.select(ids.label("story_id"), published),
+            ids,
+            published,
+            query,
+            topics=False,
+            dialect=dialect,
         )
     # The page just newer than an `after` cursor is read upwards from it.
     order = (published.desc(), ids.desc()) if newest_first else (published, ids)
     return select.order_by(*order).limit(limit)
 
 
-def _tag_walks(query: StoryQuery, limit: int, newest_first: bool) -> list[sa.Select[Any]]:
+def _tag_walks(
+    query: StoryQuery, limit: int, newest_first: bool, dialect: str
+) -> list[sa.Select[Any]]:
     """Per area (or, without areas, per topic): its first `limit` matching stories in order.
 
     The merged walks hold the page: a story above the `limit`-th distinct one is above it in
@@ -129,7 +136,8 @@ def _tag_walks(query: StoryQuery, limit: int, newest_first: bool) -> list[sa.Sel
         walk = sa.select(ids, published).where(column == value)
         if query.areas is not None and query.own_sources:
             walk = walk.where(table.c.via == VIA_SOURCE)
-        walk = _narrowed(walk, ids, published, query, topics=query.areas is not None)
+        topics = query.areas is not None
+        walk = _narrowed(walk, ids, published, query, topics=topics, dialect=dialect)
         # SQLite takes ORDER BY and LIMIT inside UNION ALL only in a subquery.
         inner = walk.order_by(*order).limit(limit).subquery()
         walks.append(sa.select(inner.c.story_id, inner.c.published_at))
@@ -143,6 +151,7 @@ def _narrowed(
     query: StoryQuery,
     *,
     topics: bool,
+    dialect: str,
 ) -> sa.Select[Any]:
     """`select` with the query's topic (when `topics`), word, since and cursor filters."""
     if topics and query.topics is not None:
@@ -152,10 +161,8 @@ def _narrowed(
             )
         )
     for forms in query.words:
-        # Driven by the term index: the stories having one of this word's stems.
-        select = select.where(
-            ids.in_(sa.select(story_terms.c.story_id).where(story_terms.c.term.in_(forms)))
-        )
+        # Driven by the search index: the stories having one of this word's stems.
+        select = select.where(ids.in_(outputs.stories_with_any(dialect, forms)))
     if query.since is not None:
         select = select.where(published >= query.since)
     if query.before is not None:

@@ -198,14 +198,33 @@ sa.Index(
     story_topics.c.story_id,
 )
 
-story_terms = sa.Table(
-    "story_terms",
+search_docs = sa.Table(
+    "search_docs",
     metadata,
-    # The stems of a story's words (aggregator.search); term first, so `q=` is an index lookup.
-    sa.Column("term", sa.String(64), primary_key=True),
-    # No foreign key (migration 0006), as in band_sets: see DERIVED_TABLES.
-    sa.Column("story_id", sa.Integer, primary_key=True, index=True),
+    # One row per stored entry version: the stems of its title and lead (aggregator.search),
+    # space-joined, under its story; `q=` finds the stories having a doc with each word. A new
+    # member or a changed item adds a doc, so a story is found by every version's words. The
+    # index over `terms` is per backend and outside this metadata (migration 0008, UNMANAGED):
+    # SQLite FTS5 `search_terms`, PostgreSQL a GIN index on the stems as an array. Both take a
+    # feed's ~30 docs as a few sequential writes, where a (term, story) B-tree took ~600 random
+    # ones.
+    sa.Column("id", sa.Integer, primary_key=True),
+    # No foreign key, as in band_sets: see DERIVED_TABLES.
+    sa.Column("story_id", sa.Integer, nullable=False, index=True),
+    sa.Column("terms", sa.Text, nullable=False),
 )
+
+SEARCH_INDEX = "search_terms"
+"""The SQLite FTS5 table indexing `search_docs.terms` (rowid = doc id; external content)."""
+SEARCH_GIN_INDEX = "ix_search_docs_terms_gin"
+"""The PostgreSQL GIN index on `string_to_array(search_docs.terms, ' ')`."""
+
+
+def unmanaged(name: str | None) -> bool:
+    """Whether a table or index is created per backend by migration 0008 and so is not in
+    `metadata`: the FTS5 table with its shadow tables, and the GIN expression index."""
+    return name is not None and (name.startswith(SEARCH_INDEX) or name == SEARCH_GIN_INDEX)
+
 
 change_counter = sa.Table(
     "change_counter",
@@ -249,7 +268,7 @@ band_sets = sa.Table(
     sqlite_autoincrement=True,
 )
 
-DERIVED_TABLES = (band_sets, story_terms)
+DERIVED_TABLES = (band_sets, search_docs)
 """Index rows computed from a story's items, without a foreign key to `stories`: PostgreSQL
 checked the key of each of a cold feed's ~1,900 rows with a trigger (a third of their insert
 time). Whoever deletes stories deletes their rows here too (`writes._delete_stories`); a row

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Connection
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
 from aggregator.storage import near, outputs, tags
 from aggregator.storage.schema import (
-    DERIVED_TABLES,
     VIA_MENTION,
     VIA_SOURCE,
+    band_sets,
     items,
     stories,
     story_areas,
@@ -159,8 +159,8 @@ def _insert_items(
 def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
     """Delete stories with their rows; the derived tables have no cascading foreign key."""
     for ids in chunked(story_ids):
-        for table in DERIVED_TABLES:
-            conn.execute(sa.delete(table).where(table.c.story_id.in_(ids)))
+        conn.execute(sa.delete(band_sets).where(band_sets.c.story_id.in_(ids)))
+        outputs.remove_docs(conn, ids)
         conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))
 
 

@@ -8,7 +8,12 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from aggregator.storage import engine as engines
-from aggregator.storage.schema import metadata
+from aggregator.storage.schema import metadata, unmanaged
+
+
+def _managed(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate leaves alone what migrations create per backend (the search index)."""
+    return not unmanaged(name)
 
 
 def _run(connection: Connection) -> None:
@@ -17,6 +22,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_managed,
     )
     with context.begin_transaction():
         context.run_migrations()
