@@ -17,6 +17,8 @@ import numpy.typing as npt
 
 Keys = npt.NDArray[np.uint64]
 TIME_MAX = 2**32 - 1
+SHELF_SECONDS = 7 * 24 * 3600
+"""Rows are kept apart by week of publication (see BandIndex)."""
 RUN_CAP = 1 << 18
 """Rows beyond which runs are no longer merged (4 MB): a merge's temporaries stay that small,
 where merging everything into one run briefly holds the whole index twice."""
@@ -53,14 +55,63 @@ def _worth_merging(older: _Run, newer: _Run) -> bool:
     return len(older) <= 2 * len(newer) and len(older) + len(newer) <= RUN_CAP
 
 
-class BandIndex:
-    """(band key, publication time in epoch seconds, story id) rows, found by key and time."""
+class _Shelf:
+    """The rows of one week of publication, as runs merged like a binary counter."""
 
     def __init__(self) -> None:
-        self._runs: list[_Run] = []
+        self.runs: list[_Run] = []
 
     def __len__(self) -> int:
-        return sum(len(run) for run in self._runs)
+        return sum(len(run) for run in self.runs)
+
+    def add(self, run: _Run) -> None:
+        self.runs.append(run)
+        while len(self.runs) > 1 and _worth_merging(self.runs[-2], self.runs[-1]):
+            newer = self.runs.pop()
+            self.runs[-1] = _merge(self.runs[-1], newer)
+
+    def find(self, wanted: Keys, low: int, high: int, found: dict[int, set[int]]) -> None:
+        """Add to `found` the stories of the rows with these (sorted) keys in [low, high]."""
+        for run in self.runs:
+            starts = np.searchsorted(run.keys, wanted, "left")
+            ends = np.searchsorted(run.keys, wanted, "right")
+            counts = ends - starts
+            if not counts.any():
+                continue
+            # Positions of every matching row: each start repeated, plus 0..count-1.
+            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            rows = np.repeat(starts, counts) + offsets
+            times = run.times[rows]
+            keep = rows[(times >= low) & (times <= high)]
+            for key, story in zip(run.keys[keep].tolist(), run.stories[keep].tolist(), strict=True):
+                found.setdefault(key, set()).add(story)
+
+    def evict(self, before: int) -> int:
+        """Drop the rows published before `before`; return how many went."""
+        dropped = 0
+        kept: list[_Run] = []
+        for run in self.runs:
+            keep = run.times >= before
+            dropped += len(run) - int(keep.sum())
+            if keep.any():
+                kept.append(_Run(run.keys[keep], run.times[keep], run.stories[keep]))
+        self.runs = kept
+        return dropped
+
+
+class BandIndex:
+    """(band key, publication time in epoch seconds, story id) rows, found by key and time.
+
+    Rows are shelved by week of publication, so a lookup searches only the weeks its time
+    range covers: its cost follows the window, not how much history the index holds (texts
+    that recur, such as a weekly notice, would otherwise match ever more old rows to filter).
+    """
+
+    def __init__(self) -> None:
+        self._shelves: dict[int, _Shelf] = {}
+
+    def __len__(self) -> int:
+        return sum(len(shelf) for shelf in self._shelves.values())
 
     def add(self, keys: Iterable[int], time: int, story_id: int) -> None:
         """Add one item's band keys, published at `time`, under its story."""
@@ -73,45 +124,32 @@ class BandIndex:
         sizes = [len(k) for k in keys]
         if not sum(sizes):
             return
-        self._runs.append(
-            _run(
-                np.concatenate(keys).astype(np.uint64, copy=False),
-                np.repeat(np.array(times, np.uint32), sizes),
-                np.repeat(np.array(story_ids, np.int32), sizes),
-            )
-        )
-        while len(self._runs) > 1 and _worth_merging(self._runs[-2], self._runs[-1]):
-            newer = self._runs.pop()
-            self._runs[-1] = _merge(self._runs[-1], newer)
+        all_keys = np.concatenate(keys).astype(np.uint64, copy=False)
+        all_times = np.repeat(np.array(times, np.uint32), sizes)
+        all_stories = np.repeat(np.array(story_ids, np.int32), sizes)
+        weeks = all_times // SHELF_SECONDS
+        for week in np.unique(weeks).tolist():
+            mine = weeks == week
+            shelf = self._shelves.setdefault(week, _Shelf())
+            shelf.add(_run(all_keys[mine], all_times[mine], all_stories[mine]))
 
     def stories_by_key(self, keys: Iterable[int], low: int, high: int) -> dict[int, set[int]]:
         """The stories with each of `keys` published within [low, high], by key (keys with
         none are left out)."""
         wanted = np.unique(np.fromiter(keys, np.uint64))
+        low, high = max(low, 0), min(high, TIME_MAX)
         found: dict[int, set[int]] = {}
-        for run in self._runs:
-            starts = np.searchsorted(run.keys, wanted, "left")
-            ends = np.searchsorted(run.keys, wanted, "right")
-            counts = ends - starts
-            if not counts.any():
-                continue
-            # Positions of every matching row: each start repeated, plus 0..count-1.
-            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            rows = np.repeat(starts, counts) + offsets
-            times = run.times[rows]
-            keep = rows[(times >= max(low, 0)) & (times <= min(high, TIME_MAX))]
-            for key, story in zip(run.keys[keep].tolist(), run.stories[keep].tolist(), strict=True):
-                found.setdefault(key, set()).add(story)
+        for week, shelf in self._shelves.items():
+            if low // SHELF_SECONDS <= week <= high // SHELF_SECONDS:
+                shelf.find(wanted, low, high, found)
         return found
 
     def evict(self, before: int) -> int:
         """Drop the rows published before `before`; return how many went."""
         dropped = 0
-        kept: list[_Run] = []
-        for run in self._runs:
-            keep = run.times >= before
-            dropped += len(run) - int(keep.sum())
-            if keep.any():
-                kept.append(_Run(run.keys[keep], run.times[keep], run.stories[keep]))
-        self._runs = kept
+        for week in list(self._shelves):
+            if (week + 1) * SHELF_SECONDS <= before:
+                dropped += len(self._shelves.pop(week))
+            elif week * SHELF_SECONDS < before:
+                dropped += self._shelves[week].evict(before)
         return dropped

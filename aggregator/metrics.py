@@ -59,6 +59,12 @@ class Metrics:
             "Enabled feeds whose next fetch is more than one scheduler tick late.",
             registry=self.registry,
         )
+        self.band_index_rows = Gauge(
+            "aggregator_band_index_rows",
+            "Near-duplicate band keys this process holds in memory, 16 bytes each (0 until it "
+            "first deduplicates; pruned daily with the band sets).",
+            registry=self.registry,
+        )
 
     def record_fetch(self, outcome: str, seconds: float, received: int = 0) -> None:
         self.fetches.labels(outcome=outcome).inc()
@@ -75,6 +81,9 @@ class Metrics:
 
     def set_overdue(self, count: int) -> None:
         self.feeds_overdue.set(count)
+
+    def set_band_index_rows(self, rows: int) -> None:
+        self.band_index_rows.set(rows)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format and its Content-Type."""

@@ -87,6 +87,11 @@ class BandMirror:
             )
             self.read_through = rows[-1][0]
 
+    def refresh(self, conn: Connection) -> None:
+        """`catch_up` under the lock: after this process's own writes are committed."""
+        with self.lock:
+            self.catch_up(conn)
+
     def stories_by_key(
         self, conn: Connection, numbers: Iterable[int], low: datetime, high: datetime
     ) -> dict[int, set[int]]:
@@ -94,6 +99,10 @@ class BandMirror:
         with self.lock:
             self.catch_up(conn)
             return self.index.stories_by_key(numbers, epoch_seconds(low), epoch_seconds(high))
+
+    def rows(self) -> int:
+        with self.lock:
+            return len(self.index)
 
     def evict(self, before: datetime) -> int:
         """Forget band sets published before `before` (the pruned ones); how many rows went."""

@@ -391,9 +391,24 @@ class Storage:
             result = writes.apply_plan(conn, feed_id, decide(found), now)
             if outcome is not None:
                 outcomes.write(conn, [outcome])
+        if result.new_items or result.updated_items:
+            self._read_back_bands()
         if self._statistics.due(result.new_items, self._estimated_items):
             self._refresh_statistics()
         return result
+
+    def _read_back_bands(self) -> None:
+        """Add the band sets just committed to this process's index, so that it holds all it
+        wrote (and `band_index_rows` says so); the next lookup would read them otherwise."""
+        try:
+            with self._read() as conn:
+                self._bands.refresh(conn)
+        except SQLAlchemyError:
+            log.warning("could not read back the band index", exc_info=True)
+
+    def band_index_rows(self) -> int:
+        """How many band keys this process holds in memory (no database access)."""
+        return self._bands.rows()
 
     def _estimated_items(self) -> int:
         """The planner's estimate of the items table's size (0 if never analyzed)."""

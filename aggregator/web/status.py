@@ -31,6 +31,8 @@ class HealthStore(Protocol):
 
     def overdue_feeds(self, before: datetime) -> int: ...
 
+    def band_index_rows(self) -> int: ...
+
 
 class StatusPages:
     """The handlers, closed over storage, templates, the clock and the process's metrics."""
@@ -76,5 +78,6 @@ class StatusPages:
             self.metrics.set_overdue(self.storage.overdue_feeds(self.clock() - OVERDUE_AFTER))
         except StorageError:
             self.metrics.record_database_error()
+        self.metrics.set_band_index_rows(self.storage.band_index_rows())
         body, content_type = self.metrics.exposition()
         return Response(body, headers={"Content-Type": content_type})

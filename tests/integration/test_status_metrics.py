@@ -132,6 +132,8 @@ def test_metrics_after_a_cycle(cycle: tuple[Storage, Metrics, Config]) -> None:
     assert values[("aggregator_received_bytes_total", ())] > 1000
     assert values[("aggregator_database_errors_total", ())] == 0.0
     assert values[("aggregator_feeds_overdue", ())] == 0.0
+    # The band keys of the three stored items (at most 42 each), read back after their ingest.
+    assert 0 < values[("aggregator_band_index_rows", ())] <= 3 * 42
     # A month later every enabled feed is overdue (the 410-free ones all stay enabled).
     later = samples(client(cycle, NOW + timedelta(days=30)).get("/metrics").text)
     assert later[("aggregator_feeds_overdue", ())] == 4.0

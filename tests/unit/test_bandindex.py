@@ -55,7 +55,8 @@ def test_many_adds_keep_few_runs_and_answer_as_the_reference() -> None:
         index.add(keys, time, story)
         rows.extend((key, time, story) for key in keys)
     assert len(index) == len(rows)
-    assert len(index._runs) <= 12  # a binary counter: logarithmic in the number of adds
+    runs = [run for shelf in index._shelves.values() for run in shelf.runs]
+    assert len(runs) <= 12  # a binary counter: logarithmic in the number of adds
     for _ in range(50):
         keys = {rng.randrange(3_200) for _ in range(rng.randrange(1, 60))}
         low = rng.randrange(1_000)
@@ -101,6 +102,21 @@ def test_runs_stop_merging_at_the_cap_and_still_answer_as_the_reference(
         keys = [rng.randrange(1_000) for _ in range(10)]
         index.add(keys, story, story)
         rows.extend((key, story, story) for key in keys)
-    assert max(len(run) for run in index._runs) <= 64
+    assert max(len(run) for shelf in index._shelves.values() for run in shelf.runs) <= 64
     keys = set(range(1_000))
     assert index.stories_by_key(keys, 50, 150) == reference(rows, keys, 50, 150)
+
+
+def test_rows_far_apart_in_time_are_shelved_apart_and_found_by_their_range() -> None:
+    week = bandindex.SHELF_SECONDS
+    index = BandIndex()
+    rows: list[tuple[int, int, int]] = []
+    for story in range(1, 60):
+        time = story * week // 3  # about three items a week over twenty weeks
+        index.add([7, story], time, story)
+        rows.extend([(7, time, story), (story, time, story)])
+    assert len(index._shelves) == 20
+    for low, high in ((0, week), (5 * week - 1, 6 * week + 1), (3 * week, 3 * week)):
+        assert index.stories_by_key({7, 12}, low, high) == reference(rows, {7, 12}, low, high)
+    assert index.evict(10 * week + 5) == sum(2 for _, time, _ in rows[::2] if time < 10 * week + 5)
+    assert min(index._shelves) == 10
