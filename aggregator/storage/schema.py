@@ -226,6 +226,11 @@ def unmanaged(name: str | None) -> bool:
     return name is not None and (name.startswith(SEARCH_INDEX) or name == SEARCH_GIN_INDEX)
 
 
+def managed_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name` hook: compare and autogenerate everything but `unmanaged`."""
+    return not unmanaged(name)
+
+
 change_counter = sa.Table(
     "change_counter",
     metadata,

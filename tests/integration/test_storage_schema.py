@@ -19,7 +19,13 @@ from aggregator.errors import StorageError
 from aggregator.search import query_words
 from aggregator.storage import Storage, outputs
 from aggregator.storage.engine import MIGRATIONS_DIR, alembic_config
-from aggregator.storage.schema import EpochSeconds, UTCDateTime, metadata, unmanaged
+from aggregator.storage.schema import (
+    EpochSeconds,
+    UTCDateTime,
+    managed_name,
+    metadata,
+    unmanaged,
+)
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -78,15 +84,11 @@ def test_upgrade_twice_is_harmless(storage: Storage) -> None:
     assert storage.counts() == {"feeds": 0, "items": 0, "stories": 0}
 
 
-def _managed(name: str | None, type_: str, parent_names: object) -> bool:
-    return not unmanaged(name)
-
-
 def test_models_match_the_migrations(storage: Storage, database_url: str) -> None:
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as conn:
-            opts = {"compare_type": True, "include_name": _managed}
+            opts = {"compare_type": True, "include_name": managed_name}
             context = MigrationContext.configure(conn, opts=opts)
             assert compare_metadata(context, metadata) == []
     finally:

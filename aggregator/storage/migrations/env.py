@@ -8,12 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from aggregator.storage import engine as engines
-from aggregator.storage.schema import metadata, unmanaged
-
-
-def _managed(name: str | None, type_: str, parent_names: object) -> bool:
-    """Autogenerate leaves alone what migrations create per backend (the search index)."""
-    return not unmanaged(name)
+from aggregator.storage.schema import managed_name, metadata
 
 
 def _run(connection: Connection) -> None:
@@ -22,7 +17,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_name=_managed,
+        include_name=managed_name,
     )
     with context.begin_transaction():
         context.run_migrations()
