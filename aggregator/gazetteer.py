@@ -67,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from aggregator.domain import Config
 from aggregator.textnorm import normalize_text, stem_forms, stem_word, token_spans
@@ -148,8 +148,7 @@ class _Name:
     policy: Policy
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):  # a tuple: built for every word of every item, 3x faster than a dataclass
     word: str
     stem: str
     start: int

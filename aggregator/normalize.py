@@ -17,6 +17,7 @@ import nh3
 
 from aggregator.domain import Entry, ParsedEntry, ParsedFeed
 from aggregator.identity import content_hash, entry_key, fingerprint
+from aggregator.textnorm import replace_all
 
 __all__ = ["canonical_url", "display_url", "normalize_entries", "plain_text", "sanitize_html"]
 
@@ -154,7 +155,7 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
-_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_INVISIBLE_CHARS = tuple((char, "") for char in "\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
 
 class _TextCollector(HTMLParser):
@@ -189,11 +190,11 @@ class _TextCollector(HTMLParser):
 def _text(html: str) -> str:
     """All visible text of an HTML fragment, entities decoded, whitespace collapsed."""
     if "<" not in html and "&" not in html:
-        return " ".join(html.translate(_INVISIBLE_CHARS).split())
+        return " ".join(replace_all(html, _INVISIBLE_CHARS).split())
     collector = _TextCollector()
     collector.feed(html)
     collector.close()
-    return " ".join("".join(collector.parts).translate(_INVISIBLE_CHARS).split())
+    return " ".join(replace_all("".join(collector.parts), _INVISIBLE_CHARS).split())
 
 
 def plain_text(html: str, limit: int = 500) -> str:

@@ -44,6 +44,19 @@ _STOP_LIST = (
 )
 _STOP_WORDS = frozenset(_STOP_LIST.split())
 
+_BOILERPLATE_WORDS = (
+    "читайте",
+    "подписывайтесь",
+    "текст",
+    "фото",
+    "видео",
+    "источник",
+    "автор",
+    "иллюстрация",
+    "опубликовано",
+)
+"""A word each `_BOILERPLATE` pattern needs: a text with none of them has no boilerplate."""
+_DIGIT = re.compile(r"\d")
 _BOILERPLATE = (
     # A teaser block lists other stories: everything after it is not this article.
     re.compile(r"(?is)\bчитайте\s+также\b.*"),
@@ -152,15 +165,31 @@ class ItemText:
 
 def strip_boilerplate(text: str) -> str:
     """Remove bylines, the «Читайте также» block and everything after it, subscription calls."""
+    if not _may_have_boilerplate(text):
+        return text
     for pattern in _BOILERPLATE:
         text = pattern.sub(" ", text)
     return text
 
 
+def _may_have_boilerplate(text: str) -> bool:
+    """False when no boilerplate pattern can match: none of their words is in the text.
+
+    Most leads have none, and a few substring tests cost far less than the five
+    case-insensitive patterns. `casefold` also folds the rare letters that only a
+    case-insensitive pattern equates with the Cyrillic ones (ᲂ with о).
+    """
+    folded = text.casefold()
+    return any(word in folded for word in _BOILERPLATE_WORDS)
+
+
 def words(text: str) -> list[str]:
     """Stemmed content words of `text` after boilerplate removal and normalization."""
-    kept = [w for w in split_hyphens(tokens(strip_boilerplate(text))) if w not in _STOP_WORDS]
-    return stems(kept)
+    return _content_stems(tokens(strip_boilerplate(text)))
+
+
+def _content_stems(found: list[str]) -> list[str]:
+    return stems([w for w in split_hyphens(found) if w not in _STOP_WORDS])
 
 
 def _shingle_seq(seq: Sequence[str], k: int) -> Iterable[str]:
@@ -169,16 +198,25 @@ def _shingle_seq(seq: Sequence[str], k: int) -> Iterable[str]:
     return (" ".join(seq[i : i + k]) for i in range(len(seq) - k + 1))
 
 
+def _shingle_words(title_words: Sequence[str], lead_words: Sequence[str], k: int) -> set[str]:
+    result = set(_shingle_seq(title_words, k))
+    result.update(_shingle_seq(lead_words, k))
+    return result
+
+
 def shingles(title: str, lead: str, k: int = SHINGLE_K) -> set[str]:
     """Word k-shingles over stems; title and lead are shingled apart (no shingle spans both)."""
-    result = set(_shingle_seq(words(title), k))
-    result.update(_shingle_seq(words(lead), k))
-    return result
+    return _shingle_words(words(title), words(lead), k)
 
 
 def numbers(text: str) -> frozenset[str]:
     """The words of `text` that contain a digit, after boilerplate removal."""
-    return frozenset(w for w in tokens(strip_boilerplate(text)) if any(c.isdigit() for c in w))
+    return _with_digits(tokens(strip_boilerplate(text)))
+
+
+def _with_digits(found: Iterable[str]) -> frozenset[str]:
+    # Tokens hold ASCII digits only, so one regex search per word is `any(c.isdigit())`.
+    return frozenset(w for w in found if _DIGIT.search(w))
 
 
 def _hash32(data: bytes) -> int:
@@ -212,9 +250,15 @@ def signature(shingles: set[str], num_perm: int = NUM_PERM, seed: int = SEED) ->
     dozen numpy lines: importing datasketch costs ~60 MB per process (it loads every sketch it
     has), paid by each parse process, which kept a cold cycle above its 300 MB budget.
     """
+    return _signature_of_hashes([_hash32(s.encode("utf-8")) for s in shingles], num_perm, seed)
+
+
+def _signature_of_hashes(
+    hashed: list[int], num_perm: int = NUM_PERM, seed: int = SEED
+) -> Signature:
+    """`signature` of shingles already hashed with `_hash32` (a minimum ignores their order)."""
     values = np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
-    if shingles:
-        hashed = [_hash32(s.encode("utf-8")) for s in sorted(shingles)]
+    if hashed:
         mixed = _fmix32(np.array(hashed, dtype=np.uint32).reshape(-1, 1))
         a, b = _permutations(num_perm, seed)
         values = np.minimum(values, (mixed * a + b).min(axis=0))
@@ -225,14 +269,7 @@ def band_keys(sig: Signature, bands: int = BANDS, rows: int = ROWS) -> list[str]
     """One short key per LSH band (band index + hash of its rows); none for an empty signature."""
     if bands * rows > len(sig.values):
         raise ValueError(f"{bands} bands x {rows} rows exceed {len(sig.values)} permutations")
-    if sig.empty:
-        return []
-    keys = []
-    for band in range(bands):
-        chunk = sig.values[band * rows : (band + 1) * rows]
-        digest = hashlib.blake2b(struct.pack(f"<{rows}I", *chunk), digest_size=6).hexdigest()
-        keys.append(f"{band:02x}{digest}")
-    return keys
+    return stored_band_keys(sig.to_bytes(), bands, rows)
 
 
 def stored_band_keys(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[str]:
@@ -266,12 +303,24 @@ def band_chunks(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[bytes
 
 def features(title: str, lead: str) -> Features:
     """Compute everything stored per item from its title and lead."""
-    found = shingles(title, lead)
+    # `shingles`, `signature` and `numbers` in one pass: every text is tokenized, stemmed and
+    # its shingles hashed once (this is the largest per-item cost of a cold cycle).
+    title_tokens = tokens(strip_boilerplate(title))
+    lead_tokens = tokens(strip_boilerplate(lead))
+    title_words = _content_stems(title_tokens)
+    hashed = [
+        _hash32(s.encode("utf-8"))
+        for s in _shingle_words(title_words, _content_stems(lead_tokens), SHINGLE_K)
+    ]
+    if _may_have_boilerplate(title) or _may_have_boilerplate(lead):
+        found_numbers = numbers(f"{title} {lead}")  # a pattern may reach across the two
+    else:
+        found_numbers = _with_digits(title_tokens + lead_tokens)
     return Features(
-        signature=signature(found),
-        shingles=frozenset(_hash32(s.encode("utf-8")) for s in found),
-        title_stems=tuple(sorted(set(words(title)))),
-        numbers=numbers(f"{title} {lead}"),
+        signature=_signature_of_hashes(hashed),
+        shingles=frozenset(hashed),
+        title_stems=tuple(sorted(set(title_words))),
+        numbers=found_numbers,
     )
 
 

@@ -92,6 +92,38 @@ def test_strip_boilerplate_keeps_plain_text(text: str) -> None:
     assert strip_boilerplate(text) == text
 
 
+def test_strip_boilerplate_sees_letters_a_case_insensitive_pattern_equates() -> None:
+    # U+1C82 is a variant of «о» that re.IGNORECASE matches: the quick word check must too.
+    assert strip_boilerplate("Парк открыли. Ф\u1c82ТО: Иван Петров") == "Парк открыли.  "
+
+
+@pytest.mark.parametrize(
+    ("title", "lead"),
+    [
+        (TITLE, LEAD),
+        ("Открыли парк на 5 гектаров. Фото:", "Иван 12 Петров, 34 новых скамейки"),
+        ("Читайте также", "о 12 новых станциях"),
+        ("Маршрут № 7", "Подписывайтесь на 2 канала! В 3 районах"),
+        ("", ""),
+    ],
+)
+def test_features_equal_the_separate_functions(title: str, lead: str) -> None:
+    # `features` tokenizes each text once; it must give what the public functions give apart,
+    # also when a byline in the title reaches into the lead («Фото:» then three words).
+    found = features(title, lead)
+    assert found.signature == signature(shingles(title, lead))
+    assert found.shingles == frozenset(_hash32(s.encode()) for s in shingles(title, lead))
+    assert found.title_stems == tuple(sorted(set(words(title))))
+    assert found.numbers == numbers(f"{title} {lead}")
+
+
+def test_byline_across_title_and_lead_hides_its_numbers() -> None:
+    assert features("Парк на 5 гектаров. Фото:", "Иван 12 Петров, 34 скамейки").numbers == {
+        "5",
+        "34",
+    }
+
+
 def test_byline_takes_at_most_three_words() -> None:
     assert words("Текст: Юго-Восточный курьер Жители выбрали сквер.")[-2:] == ["выбра", "сквер"]
 

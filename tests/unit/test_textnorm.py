@@ -64,6 +64,13 @@ def test_token_spans_point_into_the_original_text() -> None:
     assert [text[start:end] for _, start, end in spans] == ["В", "Бирюлёве-Западном", "праздник"]
 
 
+def test_token_spans_survive_letters_that_lowercase_to_two() -> None:
+    text = "İstanbul и Ёлки—Палки"  # «İ».lower() is two characters: offsets must not shift
+    spans = token_spans(text)
+    assert [text[start:end] for _, start, end in spans] == ["İstanbul", "и", "Ёлки—Палки"]
+    assert [word for word, _, _ in spans] == ["i\u0307stanbul", "и", "елки-палки"]
+
+
 def test_token_spans_agree_with_tokens() -> None:
     text = "ЮВАО: в Кузьминках‑2 открыли «Жилищник»."
     assert [word for word, _, _ in token_spans(text)] == tokens(text)
