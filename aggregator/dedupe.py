@@ -25,6 +25,7 @@ from aggregator.domain import (
     UpdatePlan,
 )
 from aggregator.identity import story_key
+from aggregator.search import story_terms
 from aggregator.similarity import Features, Signature, Thresholds
 
 TopicsOf = Callable[[Entry], tuple[str, ...]]
@@ -72,6 +73,7 @@ def entry_features(entry: Entry) -> ItemFeatures:
         title_stems=found.title_stems,
         numbers=tuple(sorted(found.numbers)),
         band_keys=tuple(similarity.band_keys(found.signature)),
+        search_terms=tuple(sorted(story_terms((entry.title, entry.summary)))),
     )
 
 

@@ -306,6 +306,9 @@ class ItemFeatures:
     title_stems: tuple[str, ...]
     numbers: tuple[str, ...]
     band_keys: tuple[str, ...] = ()
+    search_terms: tuple[str, ...] | None = None
+    """The stems the item is found by (`search.story_terms`), sorted, when computed with the
+    features in a parse process; None when read back from storage."""
 
 
 @dataclass(frozen=True)

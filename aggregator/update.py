@@ -40,7 +40,6 @@ from aggregator.hostlimit import HostLimiter, HostSlot
 from aggregator.metrics import Metrics
 from aggregator.normalize import normalize_entries
 from aggregator.prepare import (
-    Label,
     Labeller,
     Prepared,
     parse_body,
@@ -401,23 +400,21 @@ class Updater:
         prepared: Prepared | None = None,
     ) -> FeedReport:
         """Store a response: `parsed` or `prepared` when it was parsed elsewhere already."""
-        labels: dict[int, Label] = {}
         if prepared is not None:
+            # A parse process labelled every entry; the story lock's candidate read then finds
+            # the stored ones, so the features of unchanged entries are simply not looked up.
             parsed, entries, computed = prepared
-            labels = {id(entry): label for entry, label in zip(entries, computed, strict=False)}
+            labels = {entry.key: label for entry, label in zip(entries, computed, strict=False)}
         else:
             if parsed is None:
                 parsed = self._parse(feed, response, now)
             entries = normalize_entries(parsed, response.url, now)
+            stored = self.storage.stored_items(feed.feed_id, entries)
+            # Labelled before the story lock: under it only the candidates read, the plan and
+            # its writes remain, so workers wait on each other little.
+            labels = {e.key: self._labeller.label(e) for e in dedupe.fresh_entries(entries, stored)}
         areas = self.config.source_areas(feed.district)
-        stored = self.storage.stored_items(feed.feed_id, entries)
-        # Labelled before the story lock (here or in a parse process): under it only the
-        # candidates read, the plan and its writes remain, so workers wait on each other little.
-        fresh = {
-            e.key: labels.get(id(e)) or self._labeller.label(e)
-            for e in dedupe.fresh_entries(entries, stored)
-        }
-        features = {key: label.features for key, label in fresh.items()}
+        features = {key: label.features for key, label in labels.items()}
         limits = dedupe.thresholds(self.config.service.dedupe)
         applied = self.storage.ingest(
             feed.feed_id,
@@ -426,8 +423,8 @@ class Updater:
                 entries,
                 candidates,
                 areas,
-                lambda e: fresh[e.key].topics if e.key in fresh else self._labeller.topics(e),
-                lambda e: fresh[e.key].mentions if e.key in fresh else self._labeller.mentions(e),
+                lambda e: labels[e.key].topics if e.key in labels else self._labeller.topics(e),
+                lambda e: labels[e.key].mentions if e.key in labels else self._labeller.mentions(e),
                 features=features,
                 limits=limits,
             ),

@@ -47,8 +47,8 @@ def load_stories(
     _insert_many(conn, item_features, feature_rows)
     _insert_many(conn, band_sets, set_rows)
     # Searchable with q= like ingested stories.
-    pairs = ((sid, entry) for (entry, _), sid in zip(loaded, story_ids, strict=True))
-    docs = outputs.doc_rows(pairs)
+    triples = ((sid, entry, stored) for (entry, stored), sid in zip(loaded, story_ids, strict=True))
+    docs = outputs.doc_rows(triples)
     if conn.dialect.name == "postgresql":
         _insert_many(conn, search_docs, docs)
     else:

@@ -86,11 +86,19 @@ class BandMirror:
                 [story_id for _, story_id, _, _ in rows],
             )
             self.read_through = rows[-1][0]
+            if len(rows) < CATCH_UP_BATCH:
+                return  # a short batch is the last: one query, not two, per catch-up
 
     def refresh(self, conn: Connection) -> None:
-        """`catch_up` under the lock: after this process's own writes are committed."""
+        """`catch_up` under the lock, for this process's own writes."""
         with self.lock:
             self.catch_up(conn)
+
+    def reset(self) -> None:
+        """Forget everything: the next lookup reads all band sets again."""
+        with self.lock:
+            self.index = BandIndex()
+            self.read_through = 0
 
     def stories_by_key(
         self, conn: Connection, numbers: Iterable[int], low: datetime, high: datetime

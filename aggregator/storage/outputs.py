@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from aggregator.domain import Entry
+from aggregator.domain import Entry, ItemFeatures
 from aggregator.search import story_terms
 from aggregator.storage.schema import (
     SEARCH_INDEX,
@@ -30,17 +30,24 @@ from aggregator.storage.sql import chunked, insert_ignore
 COUNTER_ID = 1
 
 
-def doc_rows(entries: Iterable[tuple[int, Entry]]) -> list[dict[str, object]]:
-    """The `search_docs` rows of (story id, entry) pairs; an entry without a word has none."""
+def doc_rows(
+    entries: Iterable[tuple[int, Entry, ItemFeatures | None]],
+) -> list[dict[str, object]]:
+    """The `search_docs` rows of (story id, entry, features) triples; an entry without a word
+    has none. Stems that came with the features (from a parse process) are not computed again."""
     rows: list[dict[str, object]] = []
-    for story_id, entry in entries:
-        terms = story_terms((entry.title, entry.summary))
+    for story_id, entry, features in entries:
+        terms = features.search_terms if features is not None else None
+        if terms is None:
+            terms = tuple(sorted(story_terms((entry.title, entry.summary))))
         if terms:
-            rows.append({"story_id": story_id, "terms": " ".join(sorted(terms))})
+            rows.append({"story_id": story_id, "terms": " ".join(terms)})
     return rows
 
 
-def index_terms(conn: Connection, entries: Iterable[tuple[int, Entry]]) -> None:
+def index_terms(
+    conn: Connection, entries: Iterable[tuple[int, Entry, ItemFeatures | None]]
+) -> None:
     """Add a search doc of each entry's title and lead to its story (none is ever replaced)."""
     add_docs(conn, doc_rows(entries))
 

@@ -103,10 +103,17 @@ def _candidates(
     window: timedelta,
 ) -> Candidates:
     exact = reads.candidates(conn, feed_id, entries)
-    if not band_keys:
+    # Only new and changed entries are matched: a stored, unchanged one keeps its story.
+    unchanged = {
+        e.key
+        for e in entries
+        if (known := exact.items.get(e.key)) is not None and known.content_hash == e.content_hash
+    }
+    wanted = {key: keys for key, keys in (band_keys or {}).items() if key not in unchanged}
+    if not wanted:
         return exact
-    found = near.candidates(conn, mirror, band_keys, [e.published for e in entries], window)
-    return replace(exact, near=found)
+    published = [e.published for e in entries if e.key in wanted]
+    return replace(exact, near=near.candidates(conn, mirror, wanted, published, window))
 
 
 class Storage:
@@ -385,26 +392,26 @@ class Storage:
         SQLite), so each plans against the stories the other has just created. `outcome`, the
         attempt that fetched the entries, is recorded in the same transaction.
         """
-        with self._write() as conn:
-            near.lock_stories(conn)
-            found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
-            result = writes.apply_plan(conn, feed_id, decide(found), now)
-            if outcome is not None:
-                outcomes.write(conn, [outcome])
-        if result.new_items or result.updated_items:
-            self._read_back_bands()
+        read_own = False
+        try:
+            with self._write() as conn:
+                near.lock_stories(conn)
+                found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
+                result = writes.apply_plan(conn, feed_id, decide(found), now)
+                if outcome is not None:
+                    outcomes.write(conn, [outcome])
+                if result.new_items or result.updated_items:
+                    # The index takes this transaction's own band sets before it commits, which
+                    # saves a read transaction per feed; should the commit fail, it starts over.
+                    read_own = True
+                    self._bands.refresh(conn)
+        except BaseException:
+            if read_own:
+                self._bands.reset()
+            raise
         if self._statistics.due(result.new_items, self._estimated_items):
             self._refresh_statistics()
         return result
-
-    def _read_back_bands(self) -> None:
-        """Add the band sets just committed to this process's index, so that it holds all it
-        wrote (and `band_index_rows` says so); the next lookup would read them otherwise."""
-        try:
-            with self._read() as conn:
-                self._bands.refresh(conn)
-        except SQLAlchemyError:
-            log.warning("could not read back the band index", exc_info=True)
 
     def band_index_rows(self) -> int:
         """How many band keys this process holds in memory (no database access)."""

@@ -3,7 +3,7 @@ reclassifying and explaining stored stories need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -43,11 +43,16 @@ def published_times(conn: Connection, story_ids: Iterable[int]) -> dict[int, dat
 
 
 def tag_rows(
-    conn: Connection, column: str, pairs: Iterable[tuple[int, str]]
+    conn: Connection,
+    column: str,
+    pairs: Iterable[tuple[int, str]],
+    published: Mapping[int, datetime] | None = None,
 ) -> list[dict[str, object]]:
-    """Rows for a tag table from (story, tag) pairs, sorted, each with its story's time."""
+    """Rows for a tag table from (story, tag) pairs, sorted, each with its story's time (from
+    `published` when the caller has read them already)."""
     unique = sorted(set(pairs))
-    published = published_times(conn, (story_id for story_id, _ in unique))
+    if published is None:
+        published = published_times(conn, (story_id for story_id, _ in unique))
     return [
         {"story_id": sid, column: tag, "published_at": published[sid]}
         for sid, tag in unique
@@ -55,13 +60,18 @@ def tag_rows(
     ]
 
 
-def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
+def add_areas(
+    conn: Connection,
+    rows: Iterable[tuple[int, str, str]],
+    published: Mapping[int, datetime] | None = None,
+) -> None:
     """Attach (story, area, via) tags; a source tag wins over a mention of the same area."""
     by_key: dict[tuple[int, str], str] = {}
     for story_id, area, via in rows:
         if by_key.get((story_id, area)) != VIA_SOURCE:
             by_key[(story_id, area)] = via
-    published = published_times(conn, (story_id for story_id, _ in by_key))
+    if published is None:
+        published = published_times(conn, (story_id for story_id, _ in by_key))
     source = [
         {"story_id": s, "area": a, "via": v, "published_at": published[s]}
         for (s, a), v in sorted(by_key.items())

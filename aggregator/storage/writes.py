@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from aggregator.storage.schema import (
     band_sets,
     items,
     stories,
-    story_areas,
     story_topics,
 )
 from aggregator.storage.sql import bounded, chunked, insert_ignore_many, insert_ignore_rows
@@ -48,19 +47,18 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
     orphans = created - touched
     _delete_stories(conn, orphans)
     _touch_stories(conn, touched - created, now)
-    _add_tags(
-        conn,
-        areas=(),
-        topics=[(sid, topic) for item, sid in inserted for topic in item.topics],
-    )
+    # One read of the stories' times serves both tag tables.
+    published = tags.published_times(conn, (sid for _, sid in inserted))
+    _add_topics(conn, [(sid, topic) for item, sid in inserted for topic in item.topics], published)
     tags.add_areas(
         conn,
         [(sid, area, VIA_SOURCE) for item, sid in inserted for area in item.areas]
         + [(sid, area, VIA_MENTION) for item, sid in inserted for area in item.mentioned],
+        published,
     )
     near.store_new(conn, inserted_ids)
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
-    outputs.index_terms(conn, [(sid, item.entry) for item, sid in inserted])
+    outputs.index_terms(conn, [(sid, item.entry, item.features) for item, sid in inserted])
     if inserted or updated:
         outputs.bump_version(conn)
     return ApplyResult(
@@ -169,16 +167,11 @@ def _touch_stories(conn: Connection, story_ids: Iterable[int], now: datetime) ->
         conn.execute(sa.update(stories).where(stories.c.id.in_(ids)).values(updated_at=now))
 
 
-def _add_tags(
-    conn: Connection, areas: Iterable[tuple[int, str]], topics: Iterable[tuple[int, str]]
+def _add_topics(
+    conn: Connection, pairs: Iterable[tuple[int, str]], published: Mapping[int, datetime]
 ) -> None:
-    """Insert-or-ignore area and topic tags; a tag is never removed from a story."""
-    for table, column, pairs in (
-        (story_areas, "area", areas),
-        (story_topics, "topic", topics),
-    ):
-        rows = tags.tag_rows(conn, column, pairs)
-        insert_ignore_rows(conn, table, rows)
+    """Insert-or-ignore (story, topic) tags; a tag is never removed from a story."""
+    insert_ignore_rows(conn, story_topics, tags.tag_rows(conn, "topic", pairs, published))
 
 
 def _apply_changes(
@@ -195,18 +188,21 @@ def _apply_changes(
     if not changes:
         return 0
     _update_items(conn, [changes[i] for i in sorted(changes)], now)
-    outputs.index_terms(conn, [(stored[i], changes[i].entry) for i in changes])
+    outputs.index_terms(conn, [(stored[i], changes[i].entry, changes[i].features) for i in changes])
     near.store_changed(conn, [(stored[i], changes[i]) for i in sorted(changes)])
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
     updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
     _update_lead_stories(conn, updates, now)
-    _add_tags(
+    published = tags.published_times(conn, stored.values())
+    _add_topics(
         conn,
-        areas=(),
-        topics=[(stored[c.item_id], topic) for c in changes.values() for topic in c.topics],
+        [(stored[c.item_id], topic) for c in changes.values() for topic in c.topics],
+        published,
     )
     tags.add_areas(
-        conn, [(stored[c.item_id], a, VIA_MENTION) for c in changes.values() for a in c.mentioned]
+        conn,
+        [(stored[c.item_id], a, VIA_MENTION) for c in changes.values() for a in c.mentioned],
+        published,
     )
     return len(changes)
 

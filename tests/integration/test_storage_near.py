@@ -152,6 +152,27 @@ def test_pruning_also_forgets_the_bands_held_in_memory(storage: Storage) -> None
     assert storage.candidates(UVAO, [probe], keys).near == ()
 
 
+def test_a_failed_commit_leaves_none_of_its_bands_in_memory(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+    held = storage.band_index_rows()
+    rink = entry("m1", "Каток откроется в парке «Кузьминки»", "Вход свободный, прокат коньков.")
+
+    def refuse(_conn: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    # The index takes a transaction's own band sets before the commit; this one never lands.
+    sa.event.listen(storage._engine, "commit", refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            ingest(storage, M24, [rink])
+    finally:
+        sa.event.remove(storage._engine, "commit", refuse)
+    assert rows(storage, "band_sets") == 1
+    keys = {rink.key: dedupe.entry_features(rink).band_keys}
+    assert storage.candidates(UVAO, [rink], keys).near == ()
+    assert storage.band_index_rows() == held
+
+
 def test_a_changed_item_gets_new_features(storage: Storage) -> None:
     ingest(storage, KUZMINKI, [entry("k1", *METRO)])
     changed = entry("k1", METRO[0], METRO[1] + " Открытие намечено на 20 декабря.")
