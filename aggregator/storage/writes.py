@@ -38,7 +38,7 @@ ENTRY_COLUMNS = (
 
 def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
     """Apply `plan` inside the caller's transaction and count what it changed."""
-    story_ids, created = _resolve_stories(conn, plan.new_items, now)
+    story_ids, created, created_published = _resolve_stories(conn, plan.new_items, now)
     inserted_ids = _insert_items(conn, feed_id, plan.new_items, story_ids, now)
     inserted = [(item, story_id) for item, story_id, _ in inserted_ids]
     touched = {story_id for _, story_id in inserted}
@@ -47,8 +47,10 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
     orphans = created - touched
     _delete_stories(conn, orphans)
     _touch_stories(conn, touched - created, now)
-    # One read of the stories' times serves both tag tables.
-    published = tags.published_times(conn, (sid for _, sid in inserted))
+    # The tag rows repeat their story's time: known for the stories created here, one read
+    # for the others serves both tag tables.
+    published = {sid: created_published[sid] for _, sid in inserted if sid in created_published}
+    published.update(tags.published_times(conn, {sid for _, sid in inserted} - published.keys()))
     _add_topics(conn, [(sid, topic) for item, sid in inserted for topic in item.topics], published)
     tags.add_areas(
         conn,
@@ -81,29 +83,32 @@ def _story_row(key: str, entry: Entry, now: datetime) -> dict[str, object]:
 
 def _resolve_stories(
     conn: Connection, new_items: Sequence[NewItem], now: datetime
-) -> tuple[list[int], set[int]]:
-    """The story id of each new item (creating keyed stories once) and the ids created here."""
+) -> tuple[list[int], set[int], dict[int, datetime]]:
+    """The story id of each new item (creating keyed stories once), the ids created here and
+    the publication time of each of those."""
     leads: dict[str, Entry] = {}
     for item in new_items:
         if item.story_id is None:
             if item.new_story_key is None:
                 raise ValueError(f"new item {item.entry.key!r} has neither story id nor key")
             leads.setdefault(bounded(item.new_story_key), item.entry)
-    created: set[int] = set()
     by_key: dict[str, int] = {}
     # Rows are locked in key order, so two workers inserting the same keys cannot deadlock.
     rows = [_story_row(key, leads[key], now) for key in sorted(leads)]
     if rows:
-        stmt = insert_ignore_many(conn, stories, ["key"]).returning(stories.c.id)
-        created.update(conn.execute(stmt, rows).scalars())
-    for keys in chunked(leads):
+        stmt = insert_ignore_many(conn, stories, ["key"]).returning(stories.c.key, stories.c.id)
+        by_key.update((key, story_id) for key, story_id in conn.execute(stmt, rows))
+    created = set(by_key.values())
+    published = {by_key[key]: leads[key].published for key in by_key}
+    # Keys that existed already (another feed's story, or a concurrent worker's) are read.
+    for keys in chunked([key for key in leads if key not in by_key]):
         found = conn.execute(sa.select(stories.c.key, stories.c.id).where(stories.c.key.in_(keys)))
         by_key.update((key, story_id) for key, story_id in found)
     ids = [
         item.story_id if item.story_id is not None else by_key[bounded(item.new_story_key or "")]
         for item in new_items
     ]
-    return ids, created
+    return ids, created, published
 
 
 def _entry_fields(entry: Entry) -> dict[str, object]:
