@@ -10,7 +10,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -82,8 +82,8 @@ def normalize_entries(feed: ParsedFeed, feed_url: str, now: datetime) -> list[En
 
 def _normalize_entry(parsed: ParsedEntry, feed_url: str, now: datetime) -> Entry | None:
     link = canonical_url(parsed.link, feed_url)
-    base = link or canonical_url(feed_url)
-    content_html = sanitize_html(parsed.content_html or parsed.summary_html, base)
+    base = link or canonical_url(feed_url)  # canonical already: no need to check it again
+    content_html = _sanitize(parsed.content_html or parsed.summary_html, _relative_urls(base))
     text = _text(content_html)
     summary = plain_text(parsed.summary_html) or plain_text(content_html)
     title = _text(parsed.title) or _cut(text, TITLE_FROM_TEXT_CHARS)
@@ -129,23 +129,34 @@ def sanitize_html(html: str, base_url: str | None) -> str:
 
     Relative `href`/`src` values are resolved against `base_url` (an http(s) URL) when given.
     """
+    valid = base_url if base_url is not None and canonical_url(base_url) is not None else None
+    return _sanitize(html, _relative_urls(valid))
+
+
+_Relative = Literal["pass_through"] | tuple[Literal["rewrite_with_base"], str]
+
+
+def _relative_urls(base_url: str | None) -> _Relative:
+    """nh3's treatment of relative URLs: resolved against a valid http(s) `base_url`."""
+    return "pass_through" if base_url is None else ("rewrite_with_base", base_url)
+
+
+def _sanitize(html: str, relative: _Relative) -> str:
     if not html.strip():
         return ""
-    relative: Literal["pass_through"] | tuple[Literal["rewrite_with_base"], str] = "pass_through"
-    if base_url is not None and canonical_url(base_url) is not None:
-        relative = ("rewrite_with_base", base_url)
-    cleaned = nh3.clean(
-        html,
-        tags=set(_ALLOWED_TAGS),
-        clean_content_tags=set(_DROPPED_WITH_CONTENT),
-        attributes={tag: set(names) for tag, names in _ALLOWED_ATTRIBUTES.items()},
-        strip_comments=True,
-        link_rel="noopener noreferrer",
-        url_schemes=set(_URL_SCHEMES),
-        url_relative=relative,
-    )
+    cleaned = nh3.clean(html, url_relative=relative, **_NH3_OPTIONS)
     return str(cleaned).strip()
 
+
+# Built once rather than on every call (nh3 only reads them).
+_NH3_OPTIONS: dict[str, Any] = {
+    "tags": set(_ALLOWED_TAGS),
+    "clean_content_tags": set(_DROPPED_WITH_CONTENT),
+    "attributes": {tag: set(names) for tag, names in _ALLOWED_ATTRIBUTES.items()},
+    "strip_comments": True,
+    "link_rel": "noopener noreferrer",
+    "url_schemes": set(_URL_SCHEMES),
+}
 
 _BLOCK_TAGS = frozenset(
     {
