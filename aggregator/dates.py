@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 __all__ = ["MOSCOW", "feedparser_date_handler", "parse_date", "search_date"]
@@ -50,6 +51,21 @@ _EN_MONTHS: tuple[tuple[str, ...], ...] = tuple(
         "december",
     )
 )
+
+
+def _month_prefixes(months: tuple[tuple[str, ...], ...]) -> dict[str, int]:
+    """Every prefix of every form of each month to its number (1-12); the earlier month wins a
+    shared prefix. The patterns admit full names and prefixes of at least three letters."""
+    found: dict[str, int] = {}
+    for number, forms in enumerate(months, start=1):
+        for name in forms:
+            for end in range(len(name) + 1):
+                found.setdefault(name[:end], number)
+    return found
+
+
+_RU_MONTH_NUMBERS = _month_prefixes(_RU_MONTHS)
+_EN_MONTH_NUMBERS = _month_prefixes(_EN_MONTHS)
 
 _ZONE_NAMES: dict[str, int] = {
     "ut": 0,
@@ -110,6 +126,19 @@ def parse_date(text: str, *, now: datetime | None = None) -> datetime | None:
 
     `now` is needed only for dates without a year (the year is then inferred from it).
     """
+    if now is None:
+        return _parse_date_alone(text)
+    return _parse_date(text, now)
+
+
+@lru_cache(maxsize=4096)
+def _parse_date_alone(text: str) -> datetime | None:
+    # A feed's date string is parsed three times: by feedparser's handler (ours) for its
+    # published and updated fields, and by `parse` for each of them again.
+    return _parse_date(text, None)
+
+
+def _parse_date(text: str, now: datetime | None) -> datetime | None:
     cleaned = " ".join(text.replace("\xa0", " ").split()).lower().replace("ё", "е")
     if not cleaned:
         return None
@@ -155,7 +184,7 @@ def _parse_rfc822(text: str, now: datetime | None) -> datetime | None:
     match = _RFC822_RE.fullmatch(text) or _MONTH_FIRST_RE.fullmatch(text)
     if match is None:
         return None
-    month = _month_number(match["month"], _EN_MONTHS)
+    month = _EN_MONTH_NUMBERS.get(match["month"])
     if month is None:
         return None
     zone = match["zone"]
@@ -174,7 +203,7 @@ def _parse_russian(text: str, now: datetime | None) -> datetime | None:
     match = _RU_RE.fullmatch(text)
     if match is None:
         return None
-    month = _month_number(match["month"], _RU_MONTHS)
+    month = _RU_MONTH_NUMBERS.get(match["month"])
     if month is None:
         return None
     if match["year"] is not None:
@@ -197,14 +226,6 @@ def _parse_numeric(text: str, now: datetime | None) -> datetime | None:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _month_number(word: str, months: tuple[tuple[str, ...], ...]) -> int | None:
-    """1-12 for a full month name in any listed form or a prefix of at least three letters."""
-    for number, forms in enumerate(months, start=1):
-        if any(name.startswith(word) for name in forms):
-            return number
-    return None
 
 
 def _without_year(
