@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -73,6 +73,31 @@ def insert_ignore_many(conn: Connection, table: sa.Table, conflict: Sequence[str
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
+def insert_ignore_returning(
+    conn: Connection,
+    table: sa.Table,
+    conflict: Sequence[str],
+    rows: Sequence[dict[str, object]],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING of `rows` (dicts with the same keys), with
+    the `returning` columns of the rows inserted.
+
+    PostgreSQL: one statement with an array literal per column, unnested. SQLAlchemy's
+    multi-row VALUES of a feed's items has hundreds of parameters, too many for psycopg's cache
+    of converted queries, so every execution was parsed again (a tenth of the ingest thread).
+    """
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql":
+        stmt = insert_ignore_many(conn, table, conflict).returning(*(table.c[c] for c in returning))
+        return [tuple(row) for row in conn.execute(stmt, list(rows))]
+    columns = list(rows[0])
+    values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+    suffix = f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
+    return [tuple(row) for row in _unnest_insert(conn, table, columns, values, suffix)]
+
+
 def insert_ignore_rows(
     conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]
 ) -> None:
@@ -126,17 +151,20 @@ def driver_columns(
 
 
 def _unnest_insert(
-    conn: Connection, table: sa.Table, columns: Sequence[str], values: Sequence[list[object]]
-) -> None:
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    values: Sequence[list[object]],
+    suffix: str = "ON CONFLICT DO NOTHING",
+) -> sa.CursorResult[Any]:
     arrays = ", ".join(
         f"CAST(:a{i} AS {table.c[name].type.compile(dialect=conn.dialect)}[])"
         for i, name in enumerate(columns)
     )
     statement = sa.text(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-        "ON CONFLICT DO NOTHING"
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}"
     )
-    conn.execute(statement, {f"a{i}": pg_array(column) for i, column in enumerate(values)})
+    return conn.execute(statement, {f"a{i}": pg_array(column) for i, column in enumerate(values)})
 
 
 def pg_array(values: Iterable[object]) -> str:

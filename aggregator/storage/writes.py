@@ -18,7 +18,7 @@ from aggregator.storage.schema import (
     stories,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked, insert_ignore_many, insert_ignore_rows
+from aggregator.storage.sql import bounded, chunked, insert_ignore_returning, insert_ignore_rows
 
 ENTRY_COLUMNS = (
     "guid",
@@ -96,8 +96,8 @@ def _resolve_stories(
     # Rows are locked in key order, so two workers inserting the same keys cannot deadlock.
     rows = [_story_row(key, leads[key], now) for key in sorted(leads)]
     if rows:
-        stmt = insert_ignore_many(conn, stories, ["key"]).returning(stories.c.key, stories.c.id)
-        by_key.update((key, story_id) for key, story_id in conn.execute(stmt, rows))
+        returned = insert_ignore_returning(conn, stories, ["key"], rows, ["key", "id"])
+        by_key.update((key, story_id) for key, story_id in returned)
     created = set(by_key.values())
     published = {by_key[key]: leads[key].published for key in by_key}
     # Keys that existed already (another feed's story, or a concurrent worker's) are read.
@@ -151,12 +151,10 @@ def _insert_items(
         }
         for key, (item, story_id) in sorted(planned.items())
     ]
-    found: list[tuple[str, int]] = []
-    if rows:
-        stmt = insert_ignore_many(conn, items, ["feed_id", "entry_key"])
-        returned = conn.execute(stmt.returning(items.c.entry_key, items.c.id), rows)
-        found.extend((key, item_id) for key, item_id in returned)
-    return [(*planned[key], item_id) for key, item_id in found]
+    returned = insert_ignore_returning(
+        conn, items, ["feed_id", "entry_key"], rows, ["entry_key", "id"]
+    )
+    return [(*planned[key], item_id) for key, item_id in returned]
 
 
 def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
