@@ -68,12 +68,13 @@ def thresholds(settings: DedupeSettings) -> Thresholds:
 def entry_features(entry: Entry) -> ItemFeatures:
     """The stored near-duplicate features of an entry, from its title and plain-text lead."""
     found = similarity.features(entry.title, entry.summary)
+    signature = found.signature.to_bytes()
     return ItemFeatures(
-        signature=found.signature.to_bytes(),
+        signature=signature,
         shingles=found.shingles_bytes(),
         title_stems=found.title_stems,
         numbers=tuple(sorted(found.numbers)),
-        band_keys=tuple(similarity.band_keys(found.signature)),
+        band_keys=tuple(similarity.stored_band_keys(signature)),
         search_terms=tuple(sorted(story_terms((entry.title, entry.summary)))),
     )
 

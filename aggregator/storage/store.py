@@ -18,6 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator import dedupe
 from aggregator.domain import (
     ApplyResult,
     AreaTag,
@@ -104,15 +105,12 @@ def _candidates(
 ) -> Candidates:
     exact = reads.candidates(conn, feed_id, entries)
     # Only new and changed entries are matched: a stored, unchanged one keeps its story.
-    unchanged = {
-        e.key
-        for e in entries
-        if (known := exact.items.get(e.key)) is not None and known.content_hash == e.content_hash
-    }
-    wanted = {key: keys for key, keys in (band_keys or {}).items() if key not in unchanged}
+    given = band_keys or {}
+    fresh = [e for e in dedupe.fresh_entries(entries, exact.items) if e.key in given]
+    wanted = {e.key: given[e.key] for e in fresh}
     if not wanted:
         return exact
-    published = [e.published for e in entries if e.key in wanted]
+    published = [e.published for e in fresh]
     return replace(exact, near=near.candidates(conn, mirror, wanted, published, window))
 
 
