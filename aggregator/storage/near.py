@@ -29,7 +29,7 @@ from aggregator.storage.schema import (
     items,
     stories,
 )
-from aggregator.storage.sql import chunked
+from aggregator.storage.sql import chunked, insert_all
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -222,10 +222,8 @@ def insert_rows(
     conn: Connection, rows: Sequence[dict[str, object]], sets: Sequence[dict[str, object]]
 ) -> None:
     """Insert feature rows and band set rows (under the story lock: see the module doc)."""
-    if rows:
-        conn.execute(sa.insert(item_features), list(rows))
-    if sets:
-        conn.execute(sa.insert(band_sets), list(sets))
+    insert_all(conn, item_features, rows)
+    insert_all(conn, band_sets, sets)
 
 
 def story_members(conn: Connection, story_id: int) -> list[StoryMember]:

@@ -25,7 +25,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_ignore
+from aggregator.storage.sql import chunked, insert_all, insert_ignore
 
 COUNTER_ID = 1
 
@@ -62,7 +62,7 @@ def add_docs(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
         return
     # SQLite numbers new rows after the largest id, and this transaction is the only writer.
     last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))).scalar()
-    conn.execute(sa.insert(search_docs), list(rows))
+    insert_all(conn, search_docs, rows)
     conn.execute(
         sa.text(
             f"INSERT INTO {SEARCH_INDEX} (rowid, terms) "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -89,13 +91,38 @@ def insert_ignore_returning(
     """
     if not rows:
         return []
-    if conn.dialect.name != "postgresql":
-        stmt = insert_ignore_many(conn, table, conflict).returning(*(table.c[c] for c in returning))
-        return [tuple(row) for row in conn.execute(stmt, list(rows))]
     columns = list(rows[0])
     values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
     suffix = f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
-    return [tuple(row) for row in _unnest_insert(conn, table, columns, values, suffix)]
+    if conn.dialect.name == "postgresql":
+        return [tuple(row) for row in _unnest_insert(conn, table, columns, values, suffix)]
+    # SQLite: one prepared statement run row by row. SQLAlchemy renders a multi-row VALUES per
+    # batch instead, which SQLite compiles anew each time, and binds it row by row in Python.
+    cursor = _driver(conn).cursor()
+    statement = f"{_sqlite_insert(table, columns)} {suffix}"
+    found: list[tuple[Any, ...]] = []
+    with _driver_errors(conn, statement):
+        for row in zip(*values, strict=True):
+            found.extend(cursor.execute(statement, row).fetchall())
+    return found
+
+
+def insert_all(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
+    """INSERT of `rows` (dicts with the same keys), below SQLAlchemy's per-row work.
+
+    SQLite: the driver's executemany of one prepared statement. PostgreSQL: one statement with
+    an array literal per column, unnested, instead of a statement per row.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+    if conn.dialect.name == "postgresql":
+        _unnest_insert(conn, table, columns, values, suffix="")
+        return
+    statement = _sqlite_insert(table, columns)
+    with _driver_errors(conn, statement):
+        _driver(conn).executemany(statement, zip(*values, strict=True))
 
 
 def insert_ignore_rows(
@@ -124,13 +151,32 @@ def insert_ignore_tuples(
     if conn.dialect.name == "postgresql":
         _unnest_insert(conn, table, columns, values)
         return
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+    statement = f"{_sqlite_insert(table, columns)} ON CONFLICT DO NOTHING"
+    with _driver_errors(conn, statement):
+        _driver(conn).executemany(statement, zip(*values, strict=True))
+
+
+def _sqlite_insert(table: sa.Table, columns: Sequence[str]) -> str:
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
+
+
+@contextlib.contextmanager
+def _driver_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy's, as if SQLAlchemy had run the statement."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+
+
+def _driver(conn: Connection) -> Any:
+    """The DB-API connection under `conn`, in the same transaction."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    driver.executemany(statement, zip(*values, strict=True))
+    return driver
 
 
 def driver_columns(
@@ -168,7 +214,7 @@ def _unnest_insert(
 
 
 def pg_array(values: Iterable[object]) -> str:
-    """A PostgreSQL array literal of `values` (None, bool, int, datetime or text)."""
+    """A PostgreSQL array literal of `values` (None, bool, int, datetime, bytes or text)."""
     return "{" + ",".join(_pg_element(value) for value in values) + "}"
 
 
@@ -179,5 +225,9 @@ def _pg_element(value: object) -> str:
         return "t" if value else "f"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, psycopg.Binary):
+        value = value.obj  # SQLAlchemy's bind processor wraps bytes for psycopg
+    if isinstance(value, bytes | bytearray | memoryview):
+        return '"\\\\x' + bytes(value).hex() + '"'  # bytea's hex form, its backslash escaped
     text = value.isoformat() if isinstance(value, datetime) else str(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

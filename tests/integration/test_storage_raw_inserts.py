@@ -1,4 +1,5 @@
-"""Driver-level insert-or-ignore (`sql.insert_ignore_tuples`) stores what SQLAlchemy would."""
+"""Driver-level inserts (`sql.insert_ignore_tuples`, `insert_all`, `insert_ignore_returning`)
+store what SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from sqlalchemy.engine import Engine
 
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import UTCDateTime
-from aggregator.storage.sql import insert_ignore_rows, insert_ignore_tuples
+from aggregator.storage.sql import (
+    insert_all,
+    insert_ignore_returning,
+    insert_ignore_rows,
+    insert_ignore_tuples,
+)
 
 MSK = timezone(timedelta(hours=3))
 metadata = sa.MetaData()
@@ -26,6 +32,15 @@ probe = sa.Table(
     sa.Column("at", UTCDateTime, nullable=True),
 )
 COLUMNS = ["term", "number", "at"]
+blobs = sa.Table(
+    "raw_insert_blobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("data", sa.LargeBinary, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+ODD_BYTES = [b"", b"\x00\xff\\\"'{},", bytes(range(256)), None]
 
 
 @pytest.fixture
@@ -84,6 +99,55 @@ def test_a_rolled_back_transaction_keeps_none_of_the_rows(engine: Engine) -> Non
         insert_ignore_tuples(conn, probe, COLUMNS, [("сквер", 3, None)])
         raise RuntimeError("abort")
     assert _stored(engine) == []
+
+
+def _blob_rows(keys: list[str], at: datetime) -> list[dict[str, object]]:
+    return [
+        {"key": key, "data": ODD_BYTES[n % len(ODD_BYTES)], "at": at} for n, key in enumerate(keys)
+    ]
+
+
+def _stored_blobs(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        query = sa.select(blobs.c.key, blobs.c.data, blobs.c.at).order_by(blobs.c.key)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_insert_all_stores_bytes_and_times_as_sqlalchemy_does(engine: Engine) -> None:
+    at = datetime(2026, 11, 29, 15, 0, 30, tzinfo=MSK)
+    keys = ["станция «Зюзино»", 'кавычки "двойные"', "{скобки}, запятые", "NULL"]
+    with engine.begin() as conn:
+        insert_all(conn, blobs, _blob_rows(keys, at))
+        insert_all(conn, blobs, [])
+    expected = [(row["key"], row["data"], at.astimezone(UTC)) for row in _blob_rows(keys, at)]
+    assert _stored_blobs(engine) == sorted(expected, key=lambda row: str(row[0]))
+
+
+def test_insert_ignore_returning_gives_only_the_inserted_rows(engine: Engine) -> None:
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        first = insert_ignore_returning(conn, blobs, ["key"], _blob_rows(["а", "б"], at), ["key"])
+    with engine.begin() as conn:
+        rows = _blob_rows(["б", "в", "г"], at)
+        second = insert_ignore_returning(conn, blobs, ["key"], rows, ["key", "id"])
+    assert sorted(first) == [("а",), ("б",)]
+    assert sorted(key for key, _ in second) == ["в", "г"]
+    with engine.connect() as conn:
+        ids = {key: id_ for key, id_ in conn.execute(sa.select(blobs.c.key, blobs.c.id))}
+    assert sorted(second) == [("в", ids["в"]), ("г", ids["г"])]
+    # "б" kept the bytes of its first insert
+    assert [row[1] for row in _stored_blobs(engine)] == [ODD_BYTES[n] for n in (0, 1, 1, 2)]
+
+
+def test_a_driver_error_comes_out_as_sqlalchemys(engine: Engine) -> None:
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    duplicate = _blob_rows(["д", "д"], at)
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        insert_all(conn, blobs, duplicate)
+    missing_time = [{"key": "е", "data": None, "at": None}]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        insert_ignore_returning(conn, blobs, ["key"], missing_time, ["id"])
+    assert _stored_blobs(engine) == []
 
 
 # --- the WAL checkpointer (SQLite) ------------------------------------------------------------
