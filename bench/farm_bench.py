@@ -128,18 +128,19 @@ def _children_peak_mb() -> float:
     return total
 
 
-def _cpu_seconds() -> float:
-    """User and system CPU seconds of this process and its live descendants."""
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process, and of its live descendants."""
     times = os.times()
-    total = times.user + times.system
+    own = times.user + times.system
+    descendants = 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     for child_pid in _descendants():
         try:
             fields = Path(f"/proc/{child_pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        descendants += (int(fields[11]) + int(fields[12])) / ticks
+    return own, descendants
 
 
 def child(args: argparse.Namespace) -> None:
@@ -155,13 +156,15 @@ def child(args: argparse.Namespace) -> None:
         cycle = _reader(urls, workdir, int(option))
     print("ready", flush=True)
     for line in sys.stdin:
-        cpu = _cpu_seconds()
+        own, descendants = _cpu_seconds()
         start = time.perf_counter()
         items = cycle(int(line))
         wall = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu
+        own_after, descendants_after = _cpu_seconds()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + _children_peak_mb()
-        result = {"wall": wall, "items": items, "rss_mb": peak_mb, "cpu": cpu}
+        main_cpu = own_after - own
+        cpu = main_cpu + descendants_after - descendants
+        result = {"wall": wall, "items": items, "rss_mb": peak_mb, "cpu": cpu, "main_cpu": main_cpu}
         print(json.dumps(result), flush=True)
 
 
@@ -177,6 +180,7 @@ class Row:
     items: int
     rss_mb: float
     cpu: float
+    main_cpu: float
 
 
 def run_system(
@@ -210,6 +214,7 @@ def run_system(
                     result["items"],
                     result["rss_mb"],
                     result["cpu"],
+                    result["main_cpu"],
                 )
             )
             print(f"  {name:<18} {cycle:<12} {result['wall']:7.2f} s", flush=True)
@@ -254,6 +259,7 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
         "new items",
         "RSS MB",
         "CPU s",
+        "main CPU s",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -269,13 +275,15 @@ def print_table(rows: list[Row], spec: FarmSpec, args: argparse.Namespace) -> No
             f"{row.items}",
             f"{row.rss_mb:.0f}",
             f"{row.cpu:.1f}",
+            f"{row.main_cpu:.1f}",
         )
         print("| " + " | ".join(cells) + " |")
     print(f"(items/s counts the farm's new items: {expected}; floor counts entries parsed)")
     print(
         f"(CPU s: user and system seconds of the system's own processes, the service's main and "
         f"parse processes, not PostgreSQL's server; {os.cpu_count()} CPUs give "
-        f"{os.cpu_count()}x the wall time)"
+        f"{os.cpu_count()}x the wall time; main CPU s: the service's main process alone, "
+        f"whose threads share one interpreter lock)"
     )
 
 
