@@ -4,7 +4,8 @@ Hand-written because no library fits: the lookups are a thousand exact keys at o
 a time range, over millions of (key, time, story) rows that arrive a feed at a time. Rows are
 kept in sorted numpy runs merged like a binary counter (each run at least twice the size of the
 next) up to a cap, so adding n rows costs O(n log n) in all and a lookup is a binary search per
-run: 16 bytes a row, no per-row Python objects.
+run: 16 bytes a row, no per-row Python objects. A bitmap of the keys' low bits answers "in no
+run" for most wanted keys before any search (a lookup's keys are mostly new texts' keys).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SHELF_SECONDS = 7 * 24 * 3600
 RUN_CAP = 1 << 18
 """Rows beyond which runs are no longer merged (4 MB): a merge's temporaries stay that small,
 where merging everything into one run briefly holds the whole index twice."""
+FILTER_BITS = 1 << 24
+"""Bits of the key filter (2 MB): at a million rows 6 % are set, so 94 % of absent keys stop
+there; at ten million, 45 %."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,16 @@ class _Shelf:
     def find(self, wanted: Keys, low: int, high: int, found: dict[int, set[int]]) -> None:
         """Add to `found` the stories of the rows with these (sorted) keys in [low, high]."""
         for run in self.runs:
-            starts = np.searchsorted(run.keys, wanted, "left")
-            ends = np.searchsorted(run.keys, wanted, "right")
-            counts = ends - starts
-            if not counts.any():
+            if not len(run):
                 continue
+            starts = np.searchsorted(run.keys, wanted, "left")
+            # Most wanted keys are in no run: one search finds the few that are, and only
+            # those are searched again for where their rows end.
+            hit = run.keys[np.minimum(starts, len(run) - 1)] == wanted
+            if not hit.any():
+                continue
+            starts = starts[hit]
+            counts = np.searchsorted(run.keys, wanted[hit], "right") - starts
             # Positions of every matching row: each start repeated, plus 0..count-1.
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             rows = np.repeat(starts, counts) + offsets
@@ -109,6 +118,7 @@ class BandIndex:
 
     def __init__(self) -> None:
         self._shelves: dict[int, _Shelf] = {}
+        self._filter = np.zeros(FILTER_BITS // 8, np.uint8)
 
     def __len__(self) -> int:
         return sum(len(shelf) for shelf in self._shelves.values())
@@ -125,6 +135,7 @@ class BandIndex:
         if not sum(sizes):
             return
         all_keys = np.concatenate(keys).astype(np.uint64, copy=False)
+        self._mark(all_keys)
         all_times = np.repeat(np.array(times, np.uint32), sizes)
         all_stories = np.repeat(np.array(story_ids, np.int32), sizes)
         weeks = all_times // SHELF_SECONDS
@@ -137,6 +148,7 @@ class BandIndex:
         """The stories with each of `keys` published within [low, high], by key (keys with
         none are left out)."""
         wanted = np.unique(np.fromiter(keys, np.uint64))
+        wanted = wanted[self._may_hold(wanted)]
         low, high = max(low, 0), min(high, TIME_MAX)
         found: dict[int, set[int]] = {}
         for week, shelf in self._shelves.items():
@@ -152,4 +164,19 @@ class BandIndex:
                 dropped += len(self._shelves.pop(week))
             elif week * SHELF_SECONDS < before:
                 dropped += self._shelves[week].evict(before)
+        if dropped:
+            self._filter[:] = 0
+            for shelf in self._shelves.values():
+                for run in shelf.runs:
+                    self._mark(run.keys)
         return dropped
+
+    def _mark(self, keys: Keys) -> None:
+        slots = (keys & np.uint64(FILTER_BITS - 1)).astype(np.intp)
+        np.bitwise_or.at(self._filter, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+
+    def _may_hold(self, keys: Keys) -> npt.NDArray[np.bool_]:
+        """False for keys no row has; True for those some row may have."""
+        slots = (keys & np.uint64(FILTER_BITS - 1)).astype(np.intp)
+        held: npt.NDArray[np.bool_] = (self._filter[slots >> 3] >> (slots & 7)) & 1 != 0
+        return held

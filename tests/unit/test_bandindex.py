@@ -120,3 +120,46 @@ def test_rows_far_apart_in_time_are_shelved_apart_and_found_by_their_range() -> 
         assert index.stories_by_key({7, 12}, low, high) == reference(rows, {7, 12}, low, high)
     assert index.evict(10 * week + 5) == sum(2 for _, time, _ in rows[::2] if time < 10 * week + 5)
     assert min(index._shelves) == 10
+
+
+def test_keys_sharing_their_filter_bits_are_told_apart() -> None:
+    index = BandIndex()
+    step = bandindex.FILTER_BITS
+    index.add([7, 7 + step], 100, story_id=1)
+    index.add([7 + 3 * step], 100, story_id=2)
+    # 7 + 2 * step passes the filter (its bits are set) and is then found in no run
+    assert index.stories_by_key([7, 7 + 2 * step, 7 + 3 * step, 8], 0, 200) == {
+        7: {1},
+        7 + 3 * step: {2},
+    }
+
+
+def test_after_an_eviction_the_filter_holds_the_kept_keys_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bandindex, "FILTER_BITS", 64)  # small enough to inspect
+    index = BandIndex()
+    index.add([1, 2], 100, story_id=1)
+    index.add([3], 10**6, story_id=2)
+    assert index.evict(1000) == 2
+    assert index.stories_by_key([1, 2, 3], 0, 2 * 10**6) == {3: {2}}
+    assert index._may_hold(np.array([1, 2, 3], np.uint64)).tolist() == [False, False, True]
+    index.add([1], 2 * 10**6, story_id=3)
+    assert index.stories_by_key([1, 3], 0, 3 * 10**6) == {1: {3}, 3: {2}}
+
+
+def test_random_lookups_through_the_filter_answer_as_the_reference() -> None:
+    rng = random.Random(29)
+    index = BandIndex()
+    rows: list[tuple[int, int, int]] = []
+    for story in range(300):
+        time = rng.randrange(10**6)
+        keys = {rng.randrange(2**56) for _ in range(5)} | {rng.randrange(50)}
+        index.add(keys, time, story)
+        rows.extend((key, time, story) for key in keys)
+    stored = [key for key, _, _ in rows]
+    for _ in range(50):
+        wanted = set(rng.sample(stored, 20)) | {rng.randrange(2**56) for _ in range(200)}
+        low = rng.randrange(10**6)
+        high = low + rng.randrange(10**6)
+        assert index.stories_by_key(wanted, low, high) == reference(rows, wanted, low, high)
