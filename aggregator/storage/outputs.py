@@ -58,7 +58,7 @@ def add_docs(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        conn.execute(sa.insert(search_docs), list(rows))
+        insert_all(conn, search_docs, rows)
         return
     # SQLite numbers new rows after the largest id, and this transaction is the only writer.
     last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))).scalar()

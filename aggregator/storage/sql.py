@@ -126,18 +126,24 @@ def insert_all(conn: Connection, table: sa.Table, rows: Sequence[dict[str, objec
 
 
 def insert_ignore_rows(
-    conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]], on_conflict: str = ""
 ) -> None:
     """`insert_ignore_tuples` of `rows` given as dicts (all with the same keys)."""
     if rows:
         names = list(rows[0])
-        insert_ignore_tuples(conn, table, names, [tuple(row[n] for n in names) for row in rows])
+        tuples = [tuple(row[n] for n in names) for row in rows]
+        insert_ignore_tuples(conn, table, names, tuples, on_conflict)
 
 
 def insert_ignore_tuples(
-    conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+    on_conflict: str = "",
 ) -> None:
-    """INSERT … ON CONFLICT DO NOTHING of value tuples, below SQLAlchemy's per-row work.
+    """INSERT … ON CONFLICT DO NOTHING of value tuples, below SQLAlchemy's per-row work;
+    `on_conflict` replaces the conflict clause (an upsert's "ON CONFLICT (…) DO UPDATE …").
 
     SQLite: the driver's executemany of one prepared statement (SQLAlchemy's insertmanyvalues
     renders and binds row by row in Python, which was most of a cold ingest's time). PostgreSQL:
@@ -148,10 +154,11 @@ def insert_ignore_tuples(
     if not rows:
         return
     values = driver_columns(conn, table, columns, rows)
+    suffix = on_conflict or "ON CONFLICT DO NOTHING"
     if conn.dialect.name == "postgresql":
-        _unnest_insert(conn, table, columns, values)
+        _unnest_insert(conn, table, columns, values, suffix)
         return
-    statement = f"{_sqlite_insert(table, columns)} ON CONFLICT DO NOTHING"
+    statement = f"{_sqlite_insert(table, columns)} {suffix}"
     with _driver_errors(conn, statement):
         _driver(conn).executemany(statement, zip(*values, strict=True))
 

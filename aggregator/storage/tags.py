@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from aggregator.domain import AreaTag, ItemText, Retag
@@ -72,26 +71,20 @@ def add_areas(
             by_key[(story_id, area)] = via
     if published is None:
         published = published_times(conn, (story_id for story_id, _ in by_key))
-    source = [
+    tagged = [
         {"story_id": s, "area": a, "via": v, "published_at": published[s]}
         for (s, a), v in sorted(by_key.items())
         if s in published
     ]
-    mention = [row for row in source if row["via"] == VIA_MENTION]
-    source = [row for row in source if row["via"] == VIA_SOURCE]
-    insert_ignore_rows(conn, story_areas, mention)
-    if source:
-        conn.execute(_upsert_source(conn), source)
-
-
-def _upsert_source(conn: Connection) -> sa.Insert:
-    """The source-tag upsert without values, executed with a row list from a cached statement."""
-    conflict = ["story_id", "area"]
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(story_areas)
-        return pg.on_conflict_do_update(index_elements=conflict, set_={"via": VIA_SOURCE})
-    lite = sqlite.insert(story_areas)
-    return lite.on_conflict_do_update(index_elements=conflict, set_={"via": VIA_SOURCE})
+    # One statement for both kinds (a key comes once): a source tag replaces a stored mention,
+    # a mention leaves a stored tag as it is.
+    insert_ignore_rows(
+        conn,
+        story_areas,
+        tagged,
+        "ON CONFLICT (story_id, area) DO UPDATE SET via = excluded.via"
+        f" WHERE excluded.via = '{VIA_SOURCE}'",
+    )
 
 
 def count_stories(conn: Connection, since: datetime | None) -> int:

@@ -150,6 +150,16 @@ def test_a_driver_error_comes_out_as_sqlalchemys(engine: Engine) -> None:
     assert _stored_blobs(engine) == []
 
 
+def test_an_upsert_clause_replaces_the_ignore(engine: Engine) -> None:
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    update = "ON CONFLICT (term, number) DO UPDATE SET at = excluded.at"
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [("парк", 1, None), ("пруд", 2, None)])
+        insert_ignore_tuples(conn, probe, COLUMNS, [("парк", 1, at)], update)
+        insert_ignore_tuples(conn, probe, COLUMNS, [("пруд", 2, at)])
+    assert _stored(engine) == [("парк", 1, at), ("пруд", 2, None)]
+
+
 # --- the WAL checkpointer (SQLite) ------------------------------------------------------------
 
 
