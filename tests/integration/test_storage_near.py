@@ -340,6 +340,7 @@ def test_statistics_are_refreshed_each_time_the_items_table_doubles(
     seen = []
     for n, title in enumerate(titles):
         ingest(storage, KUZMINKI, [entry(f"k{n}", title, "Подробности в городской справке.")])
+        storage.settle_statistics()  # ingest analyzes on a thread of its own
         seen.append(_analyzed_items(storage))
     if postgres:
         assert seen == [-1.0, 2.0, 2.0, 4.0]
