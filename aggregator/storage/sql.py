@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -179,6 +180,22 @@ def _driver_errors(conn: Connection, statement: str) -> Iterator[None]:
         raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi_error) from exc
 
 
+_TIME_PROCESSORS: dict[tuple[type, str, str], Callable[[Any], Any]] = {}
+
+
+def _bind_processor(column_type: Any, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor; a time type's remembers its last results, since a
+    feed's publication times recur in five tables and from one cycle to the next."""
+    process: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    impl = getattr(column_type, "impl_instance", column_type)
+    if process is None or not isinstance(impl, sa.DateTime):
+        return process
+    key = (type(column_type), repr(column_type), dialect.name)
+    if key not in _TIME_PROCESSORS:
+        _TIME_PROCESSORS[key] = functools.lru_cache(maxsize=8192)(process)
+    return _TIME_PROCESSORS[key]
+
+
 def _driver(conn: Connection) -> Any:
     """The DB-API connection under `conn`, in the same transaction."""
     driver = conn.connection.driver_connection
@@ -194,7 +211,7 @@ def driver_columns(
     found: list[list[object]] = []
     dialect = conn.dialect
     for name, values in zip(columns, zip(*rows, strict=True), strict=True):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        process = _bind_processor(table.c[name].type, dialect)
         if process is None:
             found.append(list(values))
             continue
