@@ -111,7 +111,7 @@ stories = sa.Table(
     sa.Column("link", sa.Text, nullable=True),
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("content_html", sa.Text, nullable=False),
-    sa.Column("published_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("published_at", UTCDateTime, nullable=False),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )

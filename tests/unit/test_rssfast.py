@@ -13,6 +13,7 @@ from aggregator.parse import parse_feed, parse_with_feedparser
 from aggregator.rssfast import _CP1252, parse_plain_rss
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "feeds"
 RSS = "application/rss+xml; charset=utf-8"
 NAMESPACES = (
     'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
@@ -242,11 +243,15 @@ def test_generated_documents_parse_as_feedparser_parses_them() -> None:
     assert taken >= 500
 
 
-@pytest.mark.parametrize("path", sorted(DATA.rglob("*.xml")), ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", sorted(DATA.rglob("*.xml")) + sorted(DEMO.glob("*")), ids=lambda path: path.name
+)
 @pytest.mark.parametrize(
     "content_type", [RSS, "application/rss+xml", "text/xml; charset=windows-1251"]
 )
-def test_the_test_data_feeds_parse_as_feedparser_parses_them(path: Path, content_type: str) -> None:
+def test_the_test_data_and_demo_feeds_parse_as_feedparser_parses_them(
+    path: Path, content_type: str
+) -> None:
     _same_or_declined(path.read_bytes(), {"content-type": content_type})
 
 
