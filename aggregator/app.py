@@ -36,7 +36,13 @@ from aggregator.notify import HubNotifier
 from aggregator.reclassify import ReclassifySummary, reclassify
 from aggregator.scheduler import TICK, UpdateScheduler
 from aggregator.storage import Storage
-from aggregator.update import LOCAL_OWNER, CycleSummary, ProgressCallback, Updater
+from aggregator.update import (
+    LOCAL_OWNER,
+    CycleSummary,
+    ProgressCallback,
+    Updater,
+    tune_gc_for_updates,
+)
 from aggregator.web.app import create_app
 
 CONFIG_ENV = "AGGREGATOR_CONFIG"
@@ -179,6 +185,7 @@ def _updater(
     parse_workers: int = 0,
 ) -> Updater:
     """The updater, pinging the WebSub hub after each cycle when one is configured."""
+    tune_gc_for_updates()
     return Updater(
         config,
         storage,

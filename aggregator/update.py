@@ -11,6 +11,7 @@ lease (storage/leases.py), so no feed is fetched by two workers at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import threading
@@ -108,6 +109,18 @@ OUTCOME_BATCH = 64
 def default_lease(total_timeout: float) -> timedelta:
     """How long a claimed feed stays leased: see "Leases" in docs/design-notes.md."""
     return timedelta(seconds=3 * total_timeout + 60)
+
+
+GC_THRESHOLDS = (50_000, 50, 100)
+"""The cyclic collector's thresholds in a fetching process (Python's are 700, 10, 10)."""
+
+
+def tune_gc_for_updates() -> None:
+    """Collect cyclic garbage less often in this process: each stored feed allocates tens of
+    thousands of short-lived objects, few of them cyclic, and a collection holds the interpreter
+    lock the ingest thread and the event loop share. Five alternating pairs of SQLite cold
+    cycles in `make bench`: 0.9 to 3.2 s faster each (of 19.8–22.9 s), for ~10 MB more RSS."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Updater:

@@ -69,8 +69,9 @@ def _service(
 ) -> Callable[[int], int]:
     from aggregator.config import load_config
     from aggregator.storage import Storage
-    from aggregator.update import Updater
+    from aggregator.update import Updater, tune_gc_for_updates
 
+    tune_gc_for_updates()  # as the service's entry points do (app._updater)
     loaded = load_config(config)
     storage = Storage.open(db_url)
     storage.sync_sources(loaded.sources, datetime.now(UTC))
