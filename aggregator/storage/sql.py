@@ -64,18 +64,6 @@ def rows_per_statement(table: sa.Table) -> int:
     return max(1, 1000 // len(table.columns))
 
 
-def insert_ignore_many(conn: Connection, table: sa.Table, conflict: Sequence[str]) -> sa.Insert:
-    """INSERT … ON CONFLICT (conflict) DO NOTHING without values, to execute with a row list.
-
-    SQLAlchemy batches such an executemany into multi-row VALUES itself ("insertmanyvalues")
-    from one cached compiled statement; building `.values(rows)` per batch instead recompiles
-    a new statement every time, which cost a quarter of ingest time in `make bench`.
-    """
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-
-
 def insert_ignore_returning(
     conn: Connection,
     table: sa.Table,
@@ -89,6 +77,7 @@ def insert_ignore_returning(
     PostgreSQL: one statement with an array literal per column, unnested. SQLAlchemy's
     multi-row VALUES of a feed's items has hundreds of parameters, too many for psycopg's cache
     of converted queries, so every execution was parsed again (a tenth of the ingest thread).
+    SQLite: see below.
     """
     if not rows:
         return []
