@@ -9,6 +9,7 @@ opens anything itself.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from aggregator.errors import ParseError
 from aggregator.rssfast import parse_plain_rss
 
 __all__ = ["parse_feed", "parse_with_feedparser"]
+
+log = logging.getLogger(__name__)
 
 # feedparser tries handlers in reverse order of registration, so ours comes first; it returns
 # None for anything it does not know and feedparser's own handlers get their turn.
@@ -51,9 +54,12 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     response_headers = {
         name.lower(): value for name, value in headers.items() if name.lower() != "content-location"
     }
-    return parse_plain_rss(content, response_headers) or parse_with_feedparser(
-        content, response_headers, url
-    )
+    try:
+        fast = parse_plain_rss(content, response_headers)
+    except Exception:  # the fast path only saves time: a bug in it must not cost the feed
+        log.exception("the RSS fast path failed on %s; feedparser reads it instead", url)
+        fast = None
+    return fast or parse_with_feedparser(content, response_headers, url)
 
 
 def parse_with_feedparser(

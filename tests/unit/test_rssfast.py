@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from feedparser.html import _cp1252
 
+from aggregator import parse
 from aggregator.devtools.farm import FarmSpec, render_feed
 from aggregator.parse import parse_feed, parse_with_feedparser
 from aggregator.rssfast import _CP1252, parse_plain_rss
@@ -327,6 +328,19 @@ def test_a_charset_that_does_not_decode_is_left_to_feedparser() -> None:
     assert parse_plain_rss(body, {"content-type": "text/xml"}) is None  # us-ascii by RFC 3023
     assert parse_plain_rss(body, {"content-type": "text/html"}) is None  # flagged as not XML
     assert parse_plain_rss(body.decode().encode("utf-16"), {"content-type": RSS}) is None
+
+
+def test_a_failing_fast_path_leaves_the_feed_to_feedparser(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(content: bytes, headers: object) -> None:
+        raise RuntimeError("a bug in the fast path")
+
+    body, content_type = render_feed(3, 0, FarmSpec())
+    expected = parse_feed(body, {"Content-Type": content_type}, "https://farm.example/3")
+    monkeypatch.setattr(parse, "parse_plain_rss", broken)
+    assert parse_feed(body, {"Content-Type": content_type}, "https://farm.example/3") == expected
+    assert "feedparser reads it instead" in caplog.text
 
 
 def test_c1_controls_map_as_feedparser_maps_them() -> None:
