@@ -76,9 +76,7 @@ class _Shelf:
 
     def find(self, wanted: Keys, low: int, high: int, found: dict[int, set[int]]) -> None:
         """Add to `found` the stories of the rows with these (sorted) keys in [low, high]."""
-        for run in self.runs:
-            if not len(run):
-                continue
+        for run in self.runs:  # never empty: `add` and `evict` keep only runs with rows
             starts = np.searchsorted(run.keys, wanted, "left")
             # Most wanted keys are in no run: one search finds the few that are, and only
             # those are searched again for where their rows end.

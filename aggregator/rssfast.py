@@ -109,6 +109,9 @@ def _as_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
         content = content[3:]
     elif content.startswith(_NON_UTF8_BOMS) or b"\x00" in content[:4] or content[:2] == b"\x4c\x6f":
         raise _Decline  # UTF-16, UTF-32 or EBCDIC, sniffed from the first bytes
+    first_element = _FIRST_ELEMENT.search(content)
+    if _HEAD_DECLARATIONS.search(content, 0, first_element.start() if first_element else 0):
+        raise _Decline  # feedparser rewrites a DOCTYPE and its entities
     match = _XML_PI_ENCODING.match(content)
     declared = match.group(1).decode("utf-8", "replace").lower() if match else ""
     encoding = _rfc3023_encoding(headers, declared)
@@ -118,9 +121,6 @@ def _as_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
         text = content.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         raise _Decline from None
-    first_element = _FIRST_ELEMENT.search(content)
-    if _HEAD_DECLARATIONS.search(content, 0, first_element.start() if first_element else 0):
-        raise _Decline  # feedparser rewrites a DOCTYPE and its entities
     declaration = "<?xml version='1.0' encoding='utf-8'?>"
     if _XML_DECLARATION.search(text):
         text = _XML_DECLARATION.sub(declaration, text)

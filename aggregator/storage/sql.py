@@ -81,8 +81,8 @@ def insert_ignore_returning(
     """
     if not rows:
         return []
-    columns = list(rows[0])
-    values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+    columns, tuples = _columns_and_tuples(rows)
+    values = driver_columns(conn, table, columns, tuples)
     suffix = f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
     if conn.dialect.name == "postgresql":
         return [tuple(row) for row in _unnest_insert(conn, table, columns, values, suffix)]
@@ -98,21 +98,10 @@ def insert_ignore_returning(
 
 
 def insert_all(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
-    """INSERT of `rows` (dicts with the same keys), below SQLAlchemy's per-row work.
-
-    SQLite: the driver's executemany of one prepared statement. PostgreSQL: one statement with
-    an array literal per column, unnested, instead of a statement per row.
-    """
-    if not rows:
-        return
-    columns = list(rows[0])
-    values = driver_columns(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
-    if conn.dialect.name == "postgresql":
-        _unnest_insert(conn, table, columns, values, suffix="")
-        return
-    statement = _sqlite_insert(table, columns)
-    with _driver_errors(conn, statement):
-        _driver(conn).executemany(statement, zip(*values, strict=True))
+    """INSERT of `rows` (dicts with the same keys), below SQLAlchemy's per-row work (see
+    `insert_ignore_tuples`); a conflict is an error."""
+    if rows:
+        _insert_tuples(conn, table, *_columns_and_tuples(rows), suffix="")
 
 
 def insert_ignore_rows(
@@ -120,9 +109,7 @@ def insert_ignore_rows(
 ) -> None:
     """`insert_ignore_tuples` of `rows` given as dicts (all with the same keys)."""
     if rows:
-        names = list(rows[0])
-        tuples = [tuple(row[n] for n in names) for row in rows]
-        insert_ignore_tuples(conn, table, names, tuples, on_conflict)
+        insert_ignore_tuples(conn, table, *_columns_and_tuples(rows), on_conflict)
 
 
 def insert_ignore_tuples(
@@ -141,16 +128,32 @@ def insert_ignore_tuples(
     without RETURNING as one statement per row, and dumps a list parameter element by element
     in Python, a sixth of a cold ingest's time).
     """
-    if not rows:
-        return
+    if rows:
+        _insert_tuples(conn, table, columns, rows, on_conflict or "ON CONFLICT DO NOTHING")
+
+
+def _insert_tuples(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+    suffix: str,
+) -> None:
     values = driver_columns(conn, table, columns, rows)
-    suffix = on_conflict or "ON CONFLICT DO NOTHING"
     if conn.dialect.name == "postgresql":
         _unnest_insert(conn, table, columns, values, suffix)
         return
-    statement = f"{_sqlite_insert(table, columns)} {suffix}"
+    statement = f"{_sqlite_insert(table, columns)} {suffix}".rstrip()
     with _driver_errors(conn, statement):
         _driver(conn).executemany(statement, zip(*values, strict=True))
+
+
+def _columns_and_tuples(
+    rows: Sequence[dict[str, object]],
+) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The keys of the first row, and every row's values in that order."""
+    columns = list(rows[0])
+    return columns, [tuple(row[c] for c in columns) for row in rows]
 
 
 def _sqlite_insert(table: sa.Table, columns: Sequence[str]) -> str:
