@@ -66,7 +66,8 @@ def _floor(urls: list[str], workdir: Path, concurrency: int) -> Callable[[int], 
 
 def _service(
     urls: list[str], workdir: Path, db_url: str, config: Path, parse_workers: int
-) -> Callable[[int], int]:
+) -> tuple[Callable[[int], int], Callable[[], None]]:
+    """A cycle of the service, and what stops its parse process and closes its storage."""
     from aggregator.config import load_config
     from aggregator.storage import Storage
     from aggregator.update import Updater, tune_gc_for_updates
@@ -88,7 +89,11 @@ def _service(
             raise RuntimeError(f"service failures: {summary.failures[:3]}")
         return summary.new_items
 
-    return cycle
+    def close() -> None:
+        updater.close()
+        storage.close()
+
+    return cycle, close
 
 
 def _reader(urls: list[str], workdir: Path, workers: int) -> Callable[[int], int]:
@@ -149,13 +154,24 @@ def child(args: argparse.Namespace) -> None:
     urls = Path(args.urls).read_text(encoding="utf-8").split()
     workdir = Path(args.workdir)
     kind, _, option = args.child.partition(":")
+    close: Callable[[], None] = lambda: None  # noqa: E731
     if kind == "floor":
         cycle = _floor(urls, workdir, args.floor_concurrency)
     elif kind == "service":
-        cycle = _service(urls, workdir, option, Path(args.config), args.parse_workers)
+        # Closed before exit: a parse pool left to the interpreter's exit hook may write to
+        # its closed wake-up pipe ("OSError: Bad file descriptor", seen at a child's exit).
+        cycle, close = _service(urls, workdir, option, Path(args.config), args.parse_workers)
     else:
         cycle = _reader(urls, workdir, int(option))
     print("ready", flush=True)
+    try:
+        _answer_cycles(cycle)
+    finally:
+        close()
+
+
+def _answer_cycles(cycle: Callable[[int], int]) -> None:
+    """Run a cycle per line on stdin and answer each with a JSON line."""
     for line in sys.stdin:
         own, descendants = _cpu_seconds()
         start = time.perf_counter()
