@@ -54,6 +54,36 @@ def band_set_row(keys: Iterable[str], story_id: int, published: datetime) -> dic
     return {"story_id": story_id, "published_at": published, "band_keys": numbers.tobytes()}
 
 
+# Statements run for every ingested feed are built once (building one costs more than SQLite
+# takes to run it).
+_BAND_SETS_AFTER = (
+    sa.select(
+        band_sets.c.id,
+        band_sets.c.story_id,
+        sa.type_coerce(band_sets.c.published_at, sa.BigInteger),
+        band_sets.c.band_keys,
+    )
+    .where(band_sets.c.id > sa.bindparam("after"))
+    .order_by(band_sets.c.id)
+    .limit(CATCH_UP_BATCH)
+)
+_MEMBERS = (
+    sa.select(
+        items.c.story_id,
+        items.c.id,
+        items.c.published_at,
+        item_features.c.signature,
+        item_features.c.shingles,
+        item_features.c.title_stems,
+        item_features.c.numbers,
+    )
+    .join_from(items, item_features, item_features.c.item_id == items.c.id)
+    .where(items.c.story_id.in_(sa.bindparam("story_ids", expanding=True)))
+    .order_by(items.c.story_id, items.c.first_seen_at, items.c.id)
+)
+_STORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(STORY_LOCK))
+
+
 class BandMirror:
     """This process's in-memory copy of `band_sets`, as a band index, and how far it has read."""
 
@@ -65,19 +95,8 @@ class BandMirror:
 
     def catch_up(self, conn: Connection) -> None:
         """Add the band sets stored since the last call (all of them the first time)."""
-        query = (
-            sa.select(
-                band_sets.c.id,
-                band_sets.c.story_id,
-                sa.type_coerce(band_sets.c.published_at, sa.BigInteger),
-                band_sets.c.band_keys,
-            )
-            .where(band_sets.c.id > sa.bindparam("after"))
-            .order_by(band_sets.c.id)
-            .limit(CATCH_UP_BATCH)
-        )
         while True:
-            rows = conn.execute(query, {"after": self.read_through}).all()
+            rows = conn.execute(_BAND_SETS_AFTER, {"after": self.read_through}).all()
             if not rows:
                 return
             self.index.add_many(
@@ -122,7 +141,7 @@ def lock_stories(conn: Connection) -> None:
     """On PostgreSQL, wait for the story lock until this transaction ends; SQLite needs none
     (its writers are serialized by BEGIN IMMEDIATE)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(STORY_LOCK)))
+        conn.execute(_STORY_LOCK)
 
 
 def candidates(
@@ -153,21 +172,7 @@ def members(conn: Connection, story_ids: Sequence[int]) -> list[NearCandidate]:
     """The items of these stories that have stored features, in story then arrival order."""
     found: list[NearCandidate] = []
     for batch in chunked(story_ids):
-        query = (
-            sa.select(
-                items.c.story_id,
-                items.c.id,
-                items.c.published_at,
-                item_features.c.signature,
-                item_features.c.shingles,
-                item_features.c.title_stems,
-                item_features.c.numbers,
-            )
-            .join_from(items, item_features, item_features.c.item_id == items.c.id)
-            .where(items.c.story_id.in_(batch))
-            .order_by(items.c.story_id, items.c.first_seen_at, items.c.id)
-        )
-        for row in conn.execute(query):
+        for row in conn.execute(_MEMBERS, {"story_ids": batch}):
             stored = _stored_features(row)
             found.append(NearCandidate(row.story_id, row.id, row.published_at, stored))
     return found

@@ -73,9 +73,17 @@ def write(conn: Connection, outcomes: Sequence[FeedOutcome]) -> None:
                 row[f"b_{name}"] = value
         rows.append(row)
     for shape, (expressions, rows) in shapes.items():
-        columns = {
-            name: expressions[name] if expression else sa.bindparam(f"b_{name}")
-            for name, expression in shape
-        }
-        stmt = sa.update(feeds).where(feeds.c.id == sa.bindparam("b_id")).values(columns)
+        stmt = _STATEMENTS.get(shape)
+        if stmt is None:
+            columns = {
+                name: expressions[name] if expression else sa.bindparam(f"b_{name}")
+                for name, expression in shape
+            }
+            stmt = sa.update(feeds).where(feeds.c.id == sa.bindparam("b_id")).values(columns)
+            _STATEMENTS[shape] = stmt
         conn.execute(stmt, rows)
+
+
+_STATEMENTS: dict[tuple[tuple[str, bool], ...], sa.Update] = {}
+"""The update of each shape, built once (a feed's outcome is written per ingested feed). A shape
+fixes the SQL: `outcome_values` puts no value inside an expression, only column arithmetic."""

@@ -25,7 +25,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_all, insert_ignore
+from aggregator.storage.sql import chunked, insert_all
 
 COUNTER_ID = 1
 
@@ -61,15 +61,15 @@ def add_docs(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
         insert_all(conn, search_docs, rows)
         return
     # SQLite numbers new rows after the largest id, and this transaction is the only writer.
-    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))).scalar()
+    last = conn.execute(_LAST_DOC).scalar()
     insert_all(conn, search_docs, rows)
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {SEARCH_INDEX} (rowid, terms) "
-            "SELECT id, terms FROM search_docs WHERE id > :last"
-        ),
-        {"last": last},
-    )
+    conn.execute(_INDEX_DOCS_AFTER, {"last": last})
+
+
+_LAST_DOC = sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))
+_INDEX_DOCS_AFTER = sa.text(
+    f"INSERT INTO {SEARCH_INDEX} (rowid, terms) SELECT id, terms FROM search_docs WHERE id > :last"
+)
 
 
 def remove_docs(conn: Connection, story_ids: Sequence[int]) -> None:
@@ -105,15 +105,14 @@ def stories_with_any(dialect: str, forms: Collection[str]) -> sa.Select[Any]:
 
 def bump_version(conn: Connection) -> None:
     """Count one more change; the last statement of a write, so its row lock is held briefly."""
-    updated = conn.execute(
-        sa.update(change_counter)
-        .where(change_counter.c.id == COUNTER_ID)
-        .values(version=change_counter.c.version + 1)
-    )
-    if updated.rowcount == 0:
-        conn.execute(
-            insert_ignore(conn, change_counter, ["id"], [{"id": COUNTER_ID, "version": 1}])
-        )
+    conn.execute(_BUMP_VERSION, {"id": COUNTER_ID})
+
+
+_BUMP_VERSION = sa.text(
+    f"INSERT INTO {change_counter.name} (id, version) VALUES (:id, 1) "
+    f"ON CONFLICT (id) DO UPDATE SET version = {change_counter.name}.version + 1"
+)
+"""One upsert, built once: it ends every write that stores an item."""
 
 
 def version(conn: Connection) -> int:

@@ -36,9 +36,8 @@ def stored_items(
     found: dict[str, ExistingItem] = {}
     keys = {bounded(entry.key): entry.key for entry in entries}
     for batch in chunked(sorted(keys)):
-        query = sa.select(items.c.entry_key, items.c.id, items.c.story_id, items.c.content_hash)
-        query = query.where(items.c.feed_id == feed_id, items.c.entry_key.in_(batch))
-        for key, item_id, story_id, content_hash in conn.execute(query):
+        rows = conn.execute(_STORED_ITEMS, {"feed_id": feed_id, "keys": batch})
+        for key, item_id, story_id, content_hash in rows:
             found[keys[key]] = ExistingItem(item_id, story_id, content_hash)
     return found
 
@@ -52,24 +51,43 @@ def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Cand
     }
     return Candidates(
         items=found,
-        stories_by_link=_stories_by(conn, items.c.link_key, links),
-        stories_by_fingerprint=_stories_by(conn, items.c.fingerprint, prints),
+        stories_by_link=_stories_by(conn, _STORIES_BY_LINK, links),
+        stories_by_fingerprint=_stories_by(conn, _STORIES_BY_FINGERPRINT, prints),
     )
 
 
+# The statements read for every ingested feed are built once: building a select with its
+# clauses costs more than SQLite takes to run it (~0.2 ms against ~0.01 ms for 30 keys).
+_STORED_ITEMS = sa.select(
+    items.c.entry_key, items.c.id, items.c.story_id, items.c.content_hash
+).where(
+    items.c.feed_id == sa.bindparam("feed_id"),
+    items.c.entry_key.in_(sa.bindparam("keys", expanding=True)),
+)
+
+
+def _stories_by_statement(column: sa.Column[str]) -> sa.Select[Any]:
+    """The items with one of the `values` in `column`, latest first."""
+    return (
+        sa.select(column, items.c.story_id)
+        .where(column.in_(sa.bindparam("values", expanding=True)))
+        .order_by(items.c.first_seen_at.desc(), items.c.id.desc())
+    )
+
+
+_STORIES_BY_LINK = _stories_by_statement(items.c.link_key)
+_STORIES_BY_FINGERPRINT = _stories_by_statement(items.c.fingerprint)
+
+
 def _stories_by(
-    conn: Connection, column: sa.Column[str], values: Mapping[str, str]
+    conn: Connection, query: sa.Select[Any], values: Mapping[str, str]
 ) -> dict[str, int]:
     """For each value (stored form to caller's form), the story of the earliest item with it."""
     result: dict[str, int] = {}
     for batch in chunked(sorted(values)):
-        query = (
-            sa.select(column, items.c.story_id)
-            .where(column.in_(batch))
-            .order_by(items.c.first_seen_at.desc(), items.c.id.desc())
-        )
         # Rows come latest first, so the earliest item's story is written last and wins.
-        result.update((values[value], story_id) for value, story_id in conn.execute(query))
+        rows = conn.execute(query, {"values": batch})
+        result.update((values[value], story_id) for value, story_id in rows)
     return result
 
 

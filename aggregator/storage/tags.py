@@ -32,12 +32,18 @@ def split_categories(stored: str | None) -> tuple[str, ...]:
     return tuple(stored.split("\n")) if stored else ()
 
 
+_PUBLISHED_TIMES = sa.select(stories.c.id, stories.c.published_at).where(
+    stories.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+"""Built once: it runs for most ingested feeds, and building it costs more than running it."""
+
+
 def published_times(conn: Connection, story_ids: Iterable[int]) -> dict[int, datetime]:
     """Each existing story's publication time, which its tag rows repeat for the feed indexes."""
     found: dict[int, datetime] = {}
     for batch in chunked(sorted(set(story_ids))):
-        query = sa.select(stories.c.id, stories.c.published_at).where(stories.c.id.in_(batch))
-        found.update((story_id, published) for story_id, published in conn.execute(query))
+        rows = conn.execute(_PUBLISHED_TIMES, {"ids": batch})
+        found.update((story_id, published) for story_id, published in rows)
     return found
 
 

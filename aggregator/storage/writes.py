@@ -165,9 +165,16 @@ def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
         conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))
 
 
+_TOUCH_STORIES = (
+    sa.update(stories)
+    .where(stories.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(updated_at=sa.bindparam("now"))
+)
+
+
 def _touch_stories(conn: Connection, story_ids: Iterable[int], now: datetime) -> None:
     for ids in chunked(sorted(story_ids)):
-        conn.execute(sa.update(stories).where(stories.c.id.in_(ids)).values(updated_at=now))
+        conn.execute(_TOUCH_STORIES, {"ids": ids, "now": now})
 
 
 def _add_topics(
