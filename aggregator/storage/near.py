@@ -29,7 +29,7 @@ from aggregator.storage.schema import (
     items,
     stories,
 )
-from aggregator.storage.sql import chunked, insert_all
+from aggregator.storage.sql import chunked, driver_rows, insert_all
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -96,7 +96,7 @@ class BandMirror:
     def catch_up(self, conn: Connection) -> None:
         """Add the band sets stored since the last call (all of them the first time)."""
         while True:
-            rows = conn.execute(_BAND_SETS_AFTER, {"after": self.read_through}).all()
+            rows = driver_rows(conn, _BAND_SETS_AFTER, {"after": self.read_through})
             if not rows:
                 return
             self.index.add_many(

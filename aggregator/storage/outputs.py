@@ -25,7 +25,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_all
+from aggregator.storage.sql import chunked, driver_rows, insert_all
 
 COUNTER_ID = 1
 
@@ -61,9 +61,9 @@ def add_docs(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
         insert_all(conn, search_docs, rows)
         return
     # SQLite numbers new rows after the largest id, and this transaction is the only writer.
-    last = conn.execute(_LAST_DOC).scalar()
+    [(last,)] = driver_rows(conn, _LAST_DOC)
     insert_all(conn, search_docs, rows)
-    conn.execute(_INDEX_DOCS_AFTER, {"last": last})
+    driver_rows(conn, _INDEX_DOCS_AFTER, {"last": last})
 
 
 _LAST_DOC = sa.select(sa.func.coalesce(sa.func.max(search_docs.c.id), 0))
@@ -105,7 +105,7 @@ def stories_with_any(dialect: str, forms: Collection[str]) -> sa.Select[Any]:
 
 def bump_version(conn: Connection) -> None:
     """Count one more change; the last statement of a write, so its row lock is held briefly."""
-    conn.execute(_BUMP_VERSION, {"id": COUNTER_ID})
+    driver_rows(conn, _BUMP_VERSION, {"id": COUNTER_ID})
 
 
 _BUMP_VERSION = sa.text(

@@ -20,7 +20,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked
+from aggregator.storage.sql import bounded, chunked, driver_rows
 
 
 def estimated_items(conn: Connection) -> int:
@@ -36,7 +36,7 @@ def stored_items(
     found: dict[str, ExistingItem] = {}
     keys = {bounded(entry.key): entry.key for entry in entries}
     for batch in chunked(sorted(keys)):
-        rows = conn.execute(_STORED_ITEMS, {"feed_id": feed_id, "keys": batch})
+        rows = driver_rows(conn, _STORED_ITEMS, {"feed_id": feed_id, "keys": batch})
         for key, item_id, story_id, content_hash in rows:
             found[keys[key]] = ExistingItem(item_id, story_id, content_hash)
     return found
@@ -86,7 +86,7 @@ def _stories_by(
     result: dict[str, int] = {}
     for batch in chunked(sorted(values)):
         # Rows come latest first, so the earliest item's story is written last and wins.
-        rows = conn.execute(query, {"values": batch})
+        rows = driver_rows(conn, query, {"values": batch})
         result.update((values[value], story_id) for value, story_id in rows)
     return result
 

@@ -1,5 +1,5 @@
-"""Driver-level inserts (`sql.insert_ignore_tuples`, `insert_all`, `insert_ignore_returning`)
-store what SQLAlchemy would."""
+"""Driver-level statements (`sql.insert_ignore_tuples`, `insert_all`, `insert_ignore_returning`,
+`driver_rows`) store and read what SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import UTCDateTime
 from aggregator.storage.sql import (
+    driver_rows,
     insert_all,
     insert_ignore_returning,
     insert_ignore_rows,
@@ -158,6 +159,56 @@ def test_an_upsert_clause_replaces_the_ignore(engine: Engine) -> None:
         insert_ignore_tuples(conn, probe, COLUMNS, [("парк", 1, at)], update)
         insert_ignore_tuples(conn, probe, COLUMNS, [("пруд", 2, at)])
     assert _stored(engine) == [("парк", 1, at), ("пруд", 2, None)]
+
+
+# --- driver_rows: prebuilt statements run by the driver ---------------------------------------
+
+BY_TERMS = (
+    sa.select(probe.c.term, probe.c.number)
+    .where(probe.c.term.in_(sa.bindparam("terms", expanding=True)))
+    .where(probe.c.number >= sa.bindparam("least"))
+    .order_by(probe.c.number)
+    .limit(2)
+)
+
+
+def test_driver_rows_reads_what_sqlalchemy_reads(engine: Engine) -> None:
+    rows = [("парк", 1, None), ("пруд", 2, None), ("сквер", 3, None), ("лес", 4, None)]
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, rows)
+    with engine.connect() as conn:
+        for terms in (["парк"], ["парк", "пруд", "сквер"], ["лес", "пруд", "нет"]):
+            params = {"terms": terms, "least": 2}
+            expected = [tuple(row) for row in conn.execute(BY_TERMS, params)]
+            assert driver_rows(conn, BY_TERMS, params) == expected  # the LIMIT's 2 kept too
+        assert driver_rows(conn, BY_TERMS, {"terms": ["пруд", "лес", "сквер"], "least": 0}) == [
+            ("пруд", 2),
+            ("сквер", 3),
+        ]
+
+
+def test_driver_rows_writes_in_the_callers_transaction(engine: Engine) -> None:
+    insert = sa.text(f"INSERT INTO {probe.name} (term, number) VALUES (:term, :number)")
+    with engine.connect() as conn:
+        with conn.begin() as transaction:
+            assert driver_rows(conn, insert, {"term": "пруд", "number": 7}) == []
+            transaction.rollback()
+        with conn.begin():
+            driver_rows(conn, insert, {"term": "парк", "number": 8})
+    assert _stored(engine) == [("парк", 8, None)]
+
+
+def test_driver_rows_refuses_a_statement_that_needs_type_processing(engine: Engine) -> None:
+    with engine.connect() as conn, pytest.raises(ValueError, match="type processing"):
+        driver_rows(conn, sa.select(probe.c.at), {})
+
+
+def test_a_driver_rows_error_comes_out_as_sqlalchemys(engine: Engine) -> None:
+    insert = sa.text(f"INSERT INTO {probe.name} (term, number) VALUES (:term, :number)")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        driver_rows(conn, insert, {"term": "пруд", "number": 1})
+        driver_rows(conn, insert, {"term": "пруд", "number": 1})
+    assert _stored(engine) == []
 
 
 # --- the WAL checkpointer (SQLite) ------------------------------------------------------------
