@@ -141,7 +141,7 @@ def lock_stories(conn: Connection) -> None:
     """On PostgreSQL, wait for the story lock until this transaction ends; SQLite needs none
     (its writers are serialized by BEGIN IMMEDIATE)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(_STORY_LOCK)
+        driver_rows(conn, _STORY_LOCK)
 
 
 def candidates(

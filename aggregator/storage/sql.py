@@ -86,7 +86,7 @@ def insert_ignore_returning(
     values = driver_columns(conn, table, columns, tuples)
     suffix = f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
     if conn.dialect.name == "postgresql":
-        return [tuple(row) for row in _unnest_insert(conn, table, columns, values, suffix)]
+        return _unnest_insert(conn, table, columns, values, suffix)
     # SQLite: one prepared statement run row by row. SQLAlchemy renders a multi-row VALUES per
     # batch instead, which SQLite compiles anew each time, and binds it row by row in Python.
     cursor = _driver(conn).cursor()
@@ -276,15 +276,23 @@ def _unnest_insert(
     columns: Sequence[str],
     values: Sequence[list[object]],
     suffix: str = "ON CONFLICT DO NOTHING",
-) -> sa.CursorResult[Any]:
+) -> list[tuple[Any, ...]]:
+    statement = _unnest_statement(table, tuple(columns), suffix, conn.dialect)
+    return driver_rows(conn, statement, {f"a{i}": pg_array(v) for i, v in enumerate(values)})
+
+
+@functools.lru_cache(maxsize=256)
+def _unnest_statement(
+    table: sa.Table, columns: tuple[str, ...], suffix: str, dialect: sa.Dialect
+) -> sa.TextClause:
+    """An INSERT of one array literal per column, unnested (built once per shape)."""
     arrays = ", ".join(
-        f"CAST(:a{i} AS {table.c[name].type.compile(dialect=conn.dialect)}[])"
+        f"CAST(:a{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
         for i, name in enumerate(columns)
     )
-    statement = sa.text(
+    return sa.text(
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}"
     )
-    return conn.execute(statement, {f"a{i}": pg_array(column) for i, column in enumerate(values)})
 
 
 def pg_array(values: Iterable[object]) -> str:
