@@ -294,7 +294,7 @@ def _unnest_insert(
     table: sa.Table,
     columns: Sequence[str],
     values: Sequence[list[object]],
-    suffix: str = "ON CONFLICT DO NOTHING",
+    suffix: str,
 ) -> list[tuple[Any, ...]]:
     statement = _unnest_statement(table, tuple(columns), suffix, conn.dialect)
     return driver_rows(conn, statement, {f"a{i}": pg_array(v) for i, v in enumerate(values)})
