@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import nh3
 import pytest
 
 from aggregator.domain import Entry, ParsedEntry, ParsedFeed
-from aggregator.normalize import canonical_url, normalize_entries, plain_text, sanitize_html
+from aggregator.normalize import (
+    _NH3_OPTIONS,
+    canonical_url,
+    normalize_entries,
+    plain_text,
+    sanitize_html,
+)
 from aggregator.parse import parse_feed
 
 BASE = "https://uv-kurier.ru/news/2025/10/remont.html"
@@ -416,3 +423,28 @@ def test_golden_rss_feed_end_to_end() -> None:
     assert second.title.startswith("Цены на парковку < 100 рублей")
     assert entries[2].published == datetime(2025, 10, 18, 6, 15, tzinfo=UTC)
     assert entries[4].published == NOW  # "вчера" is no date: first seen
+
+
+# Plain text skips nh3 (`normalize._sanitize`): it must come out exactly as nh3 would give it.
+_AS_NH3_GIVES_IT = [
+    "Жители Кузьминок выбрали проект парка",
+    "  В ЮВАО открыли «Мой спорт» — бассейн на 25 м\n\tс 1 декабря  ",
+    "Цена: 100 руб./час; телефон +7 (495) 123-45-67, сайт mos.ru, \"кавычки\" и 'апострофы'",
+    "невидимые\u200bсимволы\u00adи😀эмодзи\u2028строки",
+    "Запрещено: a > b",
+    "Ремонт & благоустройство",
+    "строка\r\nс CR",
+    "нулевой\x00символ",
+    "неразрывный\xa0пробел",
+    "\ufeffметка порядка байтов",
+    "тег <b>жирный</b> и <script>alert(1)</script>",
+]
+
+
+@pytest.mark.parametrize("text", _AS_NH3_GIVES_IT)
+def test_sanitizing_plain_text_gives_what_nh3_gives(text: str) -> None:
+    base = "https://kuzminki.mos.ru/news/"
+    expected = str(
+        nh3.clean(text, url_relative=("rewrite_with_base", base), **_NH3_OPTIONS)
+    ).strip()
+    assert sanitize_html(text, base) == expected
