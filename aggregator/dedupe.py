@@ -98,7 +98,7 @@ def decode(stored: ItemFeatures) -> Features:
     )
 
 
-def band_keys_of(stored: ItemFeatures) -> tuple[str, ...]:
+def band_keys_of(stored: ItemFeatures) -> tuple[int, ...]:
     """The item's LSH band keys: as given, or recomputed from the signature."""
     if stored.band_keys:
         return stored.band_keys
@@ -110,8 +110,8 @@ class _BandLookup:
     by comparing its bands' bytes, without hashing them (`similarity.band_chunks`)."""
 
     def __init__(self, entries: Iterable[ItemFeatures]) -> None:
-        self._bands: list[dict[bytes, str]] = []
-        self._keys: set[str] = set()
+        self._bands: list[dict[bytes, int]] = []
+        self._keys: set[int] = set()
         for stored in entries:
             keys = band_keys_of(stored)
             self._keys.update(keys)
@@ -121,7 +121,7 @@ class _BandLookup:
                     self._bands.append({})
                 self._bands[band][chunk] = key
 
-    def shared(self, candidate: ItemFeatures) -> list[str]:
+    def shared(self, candidate: ItemFeatures) -> list[int]:
         """The band keys `candidate` shares with some entry."""
         if not self._bands:
             return []
@@ -140,13 +140,13 @@ class _NearIndex:
 
     def __init__(self, limits: Thresholds) -> None:
         self.limits = limits
-        self._by_key: dict[str, list[_Indexed]] = {}
+        self._by_key: dict[int, list[_Indexed]] = {}
 
-    def add(self, keys: Sequence[str], indexed: _Indexed) -> None:
+    def add(self, keys: Sequence[int], indexed: _Indexed) -> None:
         for key in keys:
             self._by_key.setdefault(key, []).append(indexed)
 
-    def best(self, keys: Sequence[str], published: datetime, current: Features) -> Target | None:
+    def best(self, keys: Sequence[int], published: datetime, current: Features) -> Target | None:
         """The target of the most similar verified candidate sharing a band key, if any."""
         seen: set[int] = set()
         best: Target | None = None
@@ -185,7 +185,7 @@ def plan(
     # A later entry of this feed finds an earlier one through a band key both have: the keys
     # no other entry has need not be indexed (nearly all: indexing all 42 keys of every entry
     # took ~5 % of the ingest thread in a cold cycle, by py-spy).
-    repeated: set[str] = set()
+    repeated: set[int] = set()
     if features is not None:
         counts = Counter(key for stored in features.values() for key in band_keys_of(stored))
         repeated = {key for key, count in counts.items() if count > 1}

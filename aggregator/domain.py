@@ -305,7 +305,7 @@ class ItemFeatures:
     shingles: bytes
     title_stems: tuple[str, ...]
     numbers: tuple[str, ...]
-    band_keys: tuple[str, ...] = ()
+    band_keys: tuple[int, ...] = ()
     search_terms: tuple[str, ...] | None = None
     """The stems the item is found by (`search.story_terms`), sorted, when computed with the
     features in a parse process; None when read back from storage."""

@@ -43,14 +43,9 @@ CATCH_UP_BATCH = 10_000
 """Band sets read per batch when catching up, so a first load of a big store stays bounded."""
 
 
-def band_number(key: str) -> int:
-    """The stored form of a band key: its 14 hex digits (56 bits) as an integer."""
-    return int(key, 16)
-
-
-def band_set_row(keys: Iterable[str], story_id: int, published: datetime) -> dict[str, object]:
+def band_set_row(keys: Iterable[int], story_id: int, published: datetime) -> dict[str, object]:
     """A `band_sets` row: an item's distinct band keys, packed, under its story."""
-    numbers = np.array(sorted({band_number(key) for key in keys}), dtype="<u8")
+    numbers = np.array(sorted(set(keys)), dtype="<u8")
     return {"story_id": story_id, "published_at": published, "band_keys": numbers.tobytes()}
 
 
@@ -147,7 +142,7 @@ def lock_stories(conn: Connection) -> None:
 def candidates(
     conn: Connection,
     mirror: BandMirror,
-    band_keys: Mapping[str, Sequence[str]],
+    band_keys: Mapping[str, Sequence[int]],
     published: Sequence[datetime],
     window: timedelta,
 ) -> tuple[NearCandidate, ...]:
@@ -155,12 +150,11 @@ def candidates(
 
     `band_keys` maps each entry key to its band keys; `published` are the entries' times.
     """
-    wanted = {band_number(key): key for keys in band_keys.values() for key in keys}
+    wanted = {key for keys in band_keys.values() for key in keys}
     if not wanted or not published:
         return ()
     low, high = min(published) - window, max(published) + window
-    found = mirror.stories_by_key(conn, wanted, low, high)
-    stories_by_key = {wanted[number]: story_ids for number, story_ids in found.items()}
+    stories_by_key = mirror.stories_by_key(conn, wanted, low, high)
     chosen: set[int] = set()
     for keys in band_keys.values():
         hits = Counter(story for key in keys for story in stories_by_key.get(key, ()))

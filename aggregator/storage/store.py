@@ -101,7 +101,7 @@ def _candidates(
     mirror: near.BandMirror,
     feed_id: int,
     entries: Sequence[Entry],
-    band_keys: Mapping[str, Sequence[str]] | None,
+    band_keys: Mapping[str, Sequence[int]] | None,
     window: timedelta,
 ) -> Candidates:
     exact = reads.candidates(conn, feed_id, entries)
@@ -360,7 +360,7 @@ class Storage:
         self,
         feed_id: int,
         entries: Sequence[Entry],
-        band_keys: Mapping[str, Sequence[str]] | None = None,
+        band_keys: Mapping[str, Sequence[int]] | None = None,
         window: timedelta = NEAR_WINDOW,
     ) -> Candidates:
         """What the decider needs to plan `entries` of this feed, in a few set-based queries.
@@ -384,7 +384,7 @@ class Storage:
         entries: Sequence[Entry],
         decide: Callable[[Candidates], UpdatePlan],
         now: datetime,
-        band_keys: Mapping[str, Sequence[str]] | None = None,
+        band_keys: Mapping[str, Sequence[int]] | None = None,
         window: timedelta = NEAR_WINDOW,
         outcome: FeedOutcome | None = None,
     ) -> ApplyResult:
