@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -26,3 +27,13 @@ def running(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
         server.should_exit = True
         thread.join()
         sock.close()
+
+
+@contextmanager
+def client_of(app: ASGIApp) -> Iterator[httpx.Client]:
+    """Serve `app` on a free loopback port; an HTTP client of it, until the block ends."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with running(app, sock), httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import feedparser
-from starlette.testclient import TestClient
 
 from aggregator import app
 from aggregator.config import load_config
 from aggregator.render import SOURCES_HEADING
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 
 # Each city story by a phrase of its text, and the demo outlets whose feeds carry it.
 CITY_STORIES = {
@@ -39,8 +39,11 @@ CITY_STORIES = {
 
 
 def all_atom(config_dir: Path, database_url: str) -> feedparser.FeedParserDict:
-    with app.open_service(config_dir, database_url) as (config, storage):
-        response = TestClient(create_app(config, storage)).get("/feeds/all.atom")
+    with (
+        app.open_service(config_dir, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as client,
+    ):
+        response = client.get("/feeds/all.atom")
     assert response.status_code == 200
     parsed = feedparser.parse(response.content)
     assert parsed.bozo == 0

@@ -11,14 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 import yaml
-from starlette.testclient import TestClient
 
 from aggregator import app
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.storage import Storage
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,9 +50,12 @@ def config_dir(tmp_path: Path, feed_server: FeedServer) -> Path:
 
 
 @pytest.fixture
-def client(config_dir: Path, database_url: str) -> Iterator[TestClient]:
-    with app.open_service(config_dir, database_url) as (config, storage):
-        yield TestClient(create_app(config, storage))
+def client(config_dir: Path, database_url: str) -> Iterator[httpx.Client]:
+    with (
+        app.open_service(config_dir, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as http,
+    ):
+        yield http
 
 
 def parse_ok(body: bytes) -> feedparser.FeedParserDict:
@@ -94,7 +98,7 @@ def test_failures_are_recorded_on_their_feeds(config_dir: Path, database_url: st
 
 
 def test_district_feed_parses_back_without_errors(
-    config_dir: Path, database_url: str, client: TestClient
+    config_dir: Path, database_url: str, client: httpx.Client
 ) -> None:
     app.fetch_once(config_dir, database_url)
 
@@ -114,7 +118,7 @@ def test_district_feed_parses_back_without_errors(
 
 
 def test_output_is_sanitized_and_links_canonical(
-    config_dir: Path, database_url: str, client: TestClient
+    config_dir: Path, database_url: str, client: httpx.Client
 ) -> None:
     app.fetch_once(config_dir, database_url)
     body = client.get("/feeds/district/marino.atom").content
@@ -126,7 +130,7 @@ def test_output_is_sanitized_and_links_canonical(
 
 
 def test_all_feed_supports_conditional_get(
-    config_dir: Path, database_url: str, client: TestClient
+    config_dir: Path, database_url: str, client: httpx.Client
 ) -> None:
     app.fetch_once(config_dir, database_url)
     first = client.get("/feeds/all.atom")

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 import yaml
-from starlette.testclient import TestClient
 
 from aggregator import app
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TEASERS = ("Электробусы пошли", "поликлинику", "В Марфине высадили", "Автобус № 650")
@@ -73,12 +74,15 @@ def config_dir(tmp_path: Path, feed_server: FeedServer) -> Path:
 
 
 @pytest.fixture
-def client(config_dir: Path, database_url: str) -> Iterator[TestClient]:
-    with app.open_service(config_dir, database_url) as (config, storage):
-        yield TestClient(create_app(config, storage))
+def client(config_dir: Path, database_url: str) -> Iterator[httpx.Client]:
+    with (
+        app.open_service(config_dir, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as http,
+    ):
+        yield http
 
 
-def entries(client: TestClient, path: str) -> list[feedparser.FeedParserDict]:
+def entries(client: httpx.Client, path: str) -> list[feedparser.FeedParserDict]:
     parsed = feedparser.parse(client.get(path).content)
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     return list(parsed.entries)
@@ -89,7 +93,7 @@ def published(entry: feedparser.FeedParserDict) -> datetime:
 
 
 def test_preset_items_reach_the_district_feeds(
-    config_dir: Path, database_url: str, client: TestClient
+    config_dir: Path, database_url: str, client: httpx.Client
 ) -> None:
     summary = app.fetch_once(config_dir, database_url)
     assert (summary.fetched, summary.failed) == (3, 0), summary.failures
@@ -121,7 +125,7 @@ def test_preset_items_reach_the_district_feeds(
 
 
 def test_full_text_replaces_the_teaser_with_the_article_body(
-    config_dir: Path, database_url: str, client: TestClient, feed_server: FeedServer
+    config_dir: Path, database_url: str, client: httpx.Client, feed_server: FeedServer
 ) -> None:
     app.fetch_once(config_dir, database_url)
 

@@ -10,14 +10,15 @@ import shutil
 from pathlib import Path
 
 import feedparser
+import httpx
 import yaml
-from starlette.testclient import TestClient
 
 from aggregator import app
 from aggregator.devtools.feedserver import FeedServer
 from aggregator.domain import AreaTag, StoryQuery
 from aggregator.storage import Storage
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CITY = ("/mentions/city.xml", "Городские новости", "city")
@@ -38,7 +39,7 @@ def write_config(directory: Path, server: FeedServer, sources: list[tuple[str, s
     return directory
 
 
-def titles(client: TestClient, path: str) -> set[str]:
+def titles(client: httpx.Client, path: str) -> set[str]:
     response = client.get(path)
     assert response.status_code == 200, response.text
     parsed = feedparser.parse(response.content)
@@ -58,8 +59,10 @@ def test_district_feed_includes_mentions_and_own_leaves_them_out(
     summary = app.fetch_once(config_dir, database_url)
     assert (summary.fetched, summary.failed) == (2, 0)
 
-    with app.open_service(config_dir, database_url) as (config, storage):
-        client = TestClient(create_app(config, storage))
+    with (
+        app.open_service(config_dir, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as client,
+    ):
         district = titles(client, "/feeds/district/nekrasovka.atom")
         own = titles(client, "/feeds/district/nekrasovka.atom?source=own")
         okrug = titles(client, "/feeds/district/uvao.rss")
@@ -79,8 +82,10 @@ def test_own_feed_has_its_own_id_and_self_link(
 ) -> None:
     config_dir = write_config(tmp_path / "config", feed_server, [CITY, PAPER])
     app.fetch_once(config_dir, database_url)
-    with app.open_service(config_dir, database_url) as (config, storage):
-        client = TestClient(create_app(config, storage))
+    with (
+        app.open_service(config_dir, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as client,
+    ):
         full = feedparser.parse(client.get("/feeds/district/nekrasovka.atom").content)
         own = feedparser.parse(client.get("/feeds/district/nekrasovka.atom?source=own").content)
     assert full.feed.id != own.feed.id

@@ -4,7 +4,6 @@ named outputs and OPML; every document checked against its format's required ele
 from __future__ import annotations
 
 import json
-import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,17 +11,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
+import httpx
 import pytest
 
 from aggregator.domain import StoryQuery, UpdatePlan
 from aggregator.render import JSON_FEED_VERSION, entry_id
 from aggregator.storage import Storage
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 from tests.integration.outputs_data import CONFIG, HUB, NOW, PUBLIC, fill, new_story
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -50,9 +47,9 @@ def storage(database_url: str) -> Iterator[CountingStorage]:
 
 
 @pytest.fixture
-def client(storage: Storage) -> Iterator[TestClient]:
-    with TestClient(create_app(CONFIG, storage)) as test_client:
-        yield test_client
+def client(storage: Storage) -> Iterator[httpx.Client]:
+    with client_of(create_app(CONFIG, storage)) as http:
+        yield http
 
 
 def local(url: str) -> str:
@@ -108,7 +105,7 @@ def check_json_feed(body: bytes, self_url: str) -> dict[str, Any]:
     return document
 
 
-def fetch_valid(client: TestClient, path: str) -> Any:
+def fetch_valid(client: httpx.Client, path: str) -> Any:
     """GET an output and validate it for its format; the parsed feed (or the JSON document)."""
     response = client.get(path)
     assert response.status_code == 200, response.text
@@ -145,12 +142,12 @@ OUTPUTS = [
 
 @pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
 @pytest.mark.parametrize("output", OUTPUTS)
-def test_every_output_is_valid(client: TestClient, output: str, fmt: str) -> None:
+def test_every_output_is_valid(client: httpx.Client, output: str, fmt: str) -> None:
     path, _, query = output.partition("?")
     fetch_valid(client, f"{path}.{fmt}" + (f"?{query}" if query else ""))
 
 
-def test_formats_share_ids_dates_and_categories(client: TestClient) -> None:
+def test_formats_share_ids_dates_and_categories(client: httpx.Client) -> None:
     atom = fetch_valid(client, "/feeds/district/kuzminki.atom")
     rss = fetch_valid(client, "/feeds/district/kuzminki.rss")
     document = fetch_valid(client, "/feeds/district/kuzminki.json")
@@ -171,7 +168,7 @@ def titles(feed: Any) -> list[str]:
     return [e.title for e in feed.entries]
 
 
-def test_full_text_query_matches_russian_word_forms(client: TestClient) -> None:
+def test_full_text_query_matches_russian_word_forms(client: httpx.Client) -> None:
     # «электробус» finds «Электробусы», «кузьминки» finds «в Кузьминках» and «Кузьминок».
     found = titles(fetch_valid(client, "/feeds/all.atom?q=электробус&limit=200"))
     assert found and all("лектробус" in t for t in found)
@@ -183,7 +180,7 @@ def test_full_text_query_matches_russian_word_forms(client: TestClient) -> None:
     assert titles(fetch_valid(client, "/feeds/all.atom?q=трамвай")) == []
 
 
-def test_query_parameters_combine(client: TestClient) -> None:
+def test_query_parameters_combine(client: httpx.Client) -> None:
     union = titles(fetch_valid(client, "/feeds/all.atom?district=marino,bibirevo"))
     assert sorted(union) == sorted(
         [
@@ -199,7 +196,7 @@ def test_query_parameters_combine(client: TestClient) -> None:
     assert titles(fetch_valid(client, "/feeds/district/svao.atom?district=kuzminki")) == []
 
 
-def test_since_keeps_newer_stories(client: TestClient) -> None:
+def test_since_keeps_newer_stories(client: httpx.Client) -> None:
     # 12:00 UTC is 15:00 in Moscow; since=…T13:00 Moscow time means 10:00 UTC.
     feed = fetch_valid(client, "/feeds/district/kuzminki.atom?since=2026-11-27T13:00&limit=200")
     published = [e.published_parsed for e in feed.entries]
@@ -209,7 +206,7 @@ def test_since_keeps_newer_stories(client: TestClient) -> None:
     )
 
 
-def test_combined_and_named_outputs(client: TestClient) -> None:
+def test_combined_and_named_outputs(client: httpx.Client) -> None:
     combined = fetch_valid(client, "/feeds/district/uvao/topic/transport.atom?limit=200")
     named = fetch_valid(client, "/feeds/uvao-transport.atom?limit=200")
     assert titles(combined) == titles(named) and titles(named)
@@ -233,7 +230,7 @@ def test_combined_and_named_outputs(client: TestClient) -> None:
     ],
 )
 def test_bad_queries_explain_themselves(
-    client: TestClient, path: str, status: int, hint: str
+    client: httpx.Client, path: str, status: int, hint: str
 ) -> None:
     response = client.get(path)
     assert response.status_code == status
@@ -258,7 +255,7 @@ def links(feed: Any) -> dict[str, str]:
     ],
 )
 def test_paging_a_district_visits_every_story_once(
-    client: TestClient, storage: Storage, output: str, fmt: str
+    client: httpx.Client, storage: Storage, output: str, fmt: str
 ) -> None:
     seen: list[str] = []
     path: str | None = f"/feeds/{output}.{fmt}?limit=4"
@@ -283,7 +280,7 @@ def test_paging_a_district_visits_every_story_once(
 
 
 @pytest.mark.parametrize("area", ["kuzminki", "uvao"])
-def test_paging_json_and_back_again(client: TestClient, storage: Storage, area: str) -> None:
+def test_paging_json_and_back_again(client: httpx.Client, storage: Storage, area: str) -> None:
     pages: list[list[str]] = []
     url: str | None = f"{PUBLIC}/feeds/district/{area}.json?limit=5"
     while url:
@@ -310,7 +307,7 @@ def test_paging_json_and_back_again(client: TestClient, storage: Storage, area: 
     assert back[::-1] == pages
 
 
-def test_rfc5005_links_and_archive_marker(client: TestClient) -> None:
+def test_rfc5005_links_and_archive_marker(client: httpx.Client) -> None:
     first = client.get("/feeds/district/kuzminki.atom?limit=4")
     root = ET.fromstring(first.content)
     rels = {ln.get("rel"): ln.get("href") for ln in root.findall(f"{ATOM}link")}
@@ -333,7 +330,7 @@ def test_rfc5005_links_and_archive_marker(client: TestClient) -> None:
 
 
 def test_rendered_outputs_are_cached_until_a_story_changes(
-    client: TestClient, storage: CountingStorage
+    client: httpx.Client, storage: CountingStorage
 ) -> None:
     first = client.get("/feeds/district/marino.atom")
     queries = storage.story_queries
@@ -366,7 +363,7 @@ def test_rendered_outputs_are_cached_until_a_story_changes(
     assert changed.headers["cache-control"] == "public, max-age=300"
 
 
-def test_every_format_answers_conditional_requests(client: TestClient) -> None:
+def test_every_format_answers_conditional_requests(client: httpx.Client) -> None:
     for fmt in ("atom", "rss", "json"):
         path = f"/feeds/district/uvao/topic/transport.{fmt}?limit=3"
         response = client.get(path)
@@ -379,7 +376,7 @@ def test_every_format_answers_conditional_requests(client: TestClient) -> None:
 # --- OPML ----------------------------------------------------------------------------------
 
 
-def test_opml_lists_every_output_grouped(client: TestClient) -> None:
+def test_opml_lists_every_output_grouped(client: httpx.Client) -> None:
     response = client.get("/opml")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/x-opml")
@@ -403,7 +400,7 @@ def test_opml_lists_every_output_grouped(client: TestClient) -> None:
 def test_a_version_ttl_serves_cached_outputs_until_it_expires(storage: CountingStorage) -> None:
     moments = [100.0]
     outputs_app = create_app(CONFIG, storage, version_ttl=1.0, monotonic=lambda: moments[0])
-    with TestClient(outputs_app) as ttl_client:
+    with client_of(outputs_app) as ttl_client:
         before = ttl_client.get("/feeds/district/marino.json").json()
         queries = storage.story_queries
         feed_id = next(f.feed_id for f in storage.enabled_feeds() if "marino" in f.url)

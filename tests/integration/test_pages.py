@@ -8,7 +8,7 @@ from aggregator.web.pages import search_feed_path
 from tests.integration.test_web import PUBLIC, client, storage  # noqa: F401 (fixtures)
 
 if TYPE_CHECKING:
-    from starlette.testclient import TestClient  # test_web imports it at run time, quietly
+    import httpx
 
 
 def test_search_names_the_narrowest_output() -> None:
@@ -21,7 +21,7 @@ def test_search_names_the_narrowest_output() -> None:
     )
 
 
-def test_district_page_lists_its_feed_and_stories(client: TestClient) -> None:  # noqa: F811
+def test_district_page_lists_its_feed_and_stories(client: httpx.Client) -> None:  # noqa: F811
     page = client.get("/district/uvao")
     assert page.status_code == 200
     assert f'value="{PUBLIC}/feeds/district/uvao.atom"' in page.text
@@ -30,7 +30,7 @@ def test_district_page_lists_its_feed_and_stories(client: TestClient) -> None:  
     assert 'href="story/' in page.text
 
 
-def test_story_page_lists_every_source(client: TestClient) -> None:  # noqa: F811
+def test_story_page_lists_every_source(client: httpx.Client) -> None:  # noqa: F811
     index = client.get("/").text
     story_id = int(index.split('href="story/', 1)[1].split('"', 1)[0])
     page = client.get(f"/story/{story_id}")
@@ -39,7 +39,7 @@ def test_story_page_lists_every_source(client: TestClient) -> None:  # noqa: F81
     assert client.get("/story/999999").status_code == 404
 
 
-def test_search_yields_feed_urls_or_explains(client: TestClient) -> None:  # noqa: F811
+def test_search_yields_feed_urls_or_explains(client: httpx.Client) -> None:  # noqa: F811
     page = client.get("/search", params={"district": "kuzminki", "topic": "", "q": ""})
     assert page.status_code == 200
     for fmt in ("atom", "rss", "json"):

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.testclient import TestClient
 
 from aggregator.devtools.feedserver import FeedServer, Route
 from aggregator.domain import CITY, Config, ServiceSettings, Source
@@ -31,6 +31,7 @@ from aggregator.storage import Storage
 from aggregator.update import Updater
 from aggregator.web.app import create_app
 from aggregator.web.status import OVERDUE_AFTER
+from tests.integration.loopback import client_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -65,15 +66,17 @@ def cycle(feed_server: FeedServer, database_url: str) -> Iterator[tuple[Storage,
         storage.close()
 
 
-def client(cycle: tuple[Storage, Metrics, Config], now: datetime = NOW) -> TestClient:
+def get(cycle: tuple[Storage, Metrics, Config], path: str, now: datetime = NOW) -> httpx.Response:
+    """`path` as the web app answers it over a loopback socket, its clock at `now`."""
     storage, metrics, config = cycle
-    return TestClient(create_app(config, storage, clock=lambda: now, metrics=metrics))
+    with client_of(create_app(config, storage, clock=lambda: now, metrics=metrics)) as http:
+        return http.get(path)
 
 
 def test_status_json_lists_failing_feeds_first_with_reasons(
     cycle: tuple[Storage, Metrics, Config],
 ) -> None:
-    response = client(cycle).get("/status.json")
+    response = get(cycle, "/status.json")
     assert response.status_code == 200
     feeds = response.json()["feeds"]
     assert [feed["state"] for feed in feeds] == ["failing", "failing", "failing", "ok"]
@@ -90,12 +93,12 @@ def test_status_json_lists_failing_feeds_first_with_reasons(
     assert good["last_success_at"] == NOW.isoformat()
     # The fixture's three items are dated 26-27 November 2026: all within the last 7 days.
     assert good["items_last_7_days"] == 3
-    later = client(cycle, NOW + timedelta(days=30)).get("/status.json").json()["feeds"]
+    later = get(cycle, "/status.json", NOW + timedelta(days=30)).json()["feeds"]
     assert next(f for f in later if f["title"] == good["title"])["items_last_7_days"] == 0
 
 
 def test_status_page_says_why_in_russian(cycle: tuple[Storage, Metrics, Config]) -> None:
-    response = client(cycle).get("/status")
+    response = get(cycle, "/status")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
@@ -116,7 +119,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_after_a_cycle(cycle: tuple[Storage, Metrics, Config]) -> None:
-    response = client(cycle).get("/metrics")
+    response = get(cycle, "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     values = samples(response.text)
@@ -135,7 +138,7 @@ def test_metrics_after_a_cycle(cycle: tuple[Storage, Metrics, Config]) -> None:
     # The band keys of the three stored items (at most 42 each), read back after their ingest.
     assert 0 < values[("aggregator_band_index_rows", ())] <= 3 * 42
     # A month later every enabled feed is overdue (the 410-free ones all stay enabled).
-    later = samples(client(cycle, NOW + timedelta(days=30)).get("/metrics").text)
+    later = samples(get(cycle, "/metrics", NOW + timedelta(days=30)).text)
     assert later[("aggregator_feeds_overdue", ())] == 4.0
 
 
@@ -149,7 +152,7 @@ def test_database_errors_are_counted(
     engine.dispose()
     with pytest.raises(StorageError):
         asyncio.run(Updater(config, storage, metrics).run_due(NOW + timedelta(days=1)))
-    values = samples(client(cycle).get("/metrics").text)
+    values = samples(get(cycle, "/metrics").text)
     # One from the update cycle, one from the overdue count at scrape time.
     assert values[("aggregator_database_errors_total", ())] == 2.0
 

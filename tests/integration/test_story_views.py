@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from starlette.testclient import TestClient
-
 from aggregator import app
 from aggregator.domain import StoryQuery
 from aggregator.web.app import create_app
+from tests.integration.loopback import client_of
 
 ROOT = Path(__file__).resolve().parents[2]
 METRO_OUTLETS = {
@@ -46,8 +45,10 @@ def cli(config_dir: Path, db: str, *args: str) -> subprocess.CompletedProcess[st
 def test_story_page_lists_every_source(demo_config: Path, database_url: str) -> None:
     app.fetch_once(demo_config, database_url)
     story_id = metro_story_id(demo_config, database_url)
-    with app.open_service(demo_config, database_url) as (config, storage):
-        client = TestClient(create_app(config, storage))
+    with (
+        app.open_service(demo_config, database_url) as (config, storage),
+        client_of(create_app(config, storage)) as client,
+    ):
         page = client.get(f"/story/{story_id}")
         missing = client.get("/story/999999")
         index = client.get("/")

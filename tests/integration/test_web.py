@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
+import httpx
 import pytest
 
 from aggregator.domain import (
@@ -23,12 +23,8 @@ from aggregator.storage import Storage
 from aggregator.web.app import create_app, plural
 from aggregator.web.caching import EPOCH, not_modified, strong_etag, validator_headers
 from aggregator.web.feeds import split_name
+from tests.integration.loopback import client_of
 from tests.sample_moscow import NAO, NAO_DISTRICTS, SVAO, UVAO, UVAO_SVAO_DISTRICTS, sample_entry
-
-with warnings.catch_warnings():
-    # Starlette 1.x nags about httpx in its test client; the client itself works as before.
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
 
 PUBLIC = "http://news.example.test"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -125,12 +121,12 @@ def storage(database_url: str) -> Iterator[Storage]:
 
 
 @pytest.fixture
-def client(storage: Storage) -> Iterator[TestClient]:
-    with TestClient(create_app(CONFIG, storage)) as test_client:
-        yield test_client
+def client(storage: Storage) -> Iterator[httpx.Client]:
+    with client_of(create_app(CONFIG, storage)) as http:
+        yield http
 
 
-def parsed(client: TestClient, path: str) -> Any:
+def parsed(client: httpx.Client, path: str) -> Any:
     response = client.get(path)
     assert response.status_code == 200, response.text
     feed = feedparser.parse(response.content)
@@ -145,7 +141,7 @@ def titles(feed: Any) -> set[str]:
 # --- index ---------------------------------------------------------------------------------
 
 
-def test_index_lists_okrugs_districts_topics_and_latest_stories(client: TestClient) -> None:
+def test_index_lists_okrugs_districts_topics_and_latest_stories(client: httpx.Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -174,13 +170,13 @@ def test_index_lists_okrugs_districts_topics_and_latest_stories(client: TestClie
     assert "2 источника" in page
 
 
-def test_static_stylesheet(client: TestClient) -> None:
+def test_static_stylesheet(client: httpx.Client) -> None:
     response = client.get("/static/style.css")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
 
 
-def test_healthz(client: TestClient) -> None:
+def test_healthz(client: httpx.Client) -> None:
     response = client.get("/healthz")
     assert (response.status_code, response.text) == (200, "ok")
 
@@ -208,7 +204,9 @@ TITLES = {
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
 @pytest.mark.parametrize(("path", "expected"), FEED_CASES)
-def test_feed_selects_stories(client: TestClient, path: str, expected: set[str], fmt: str) -> None:
+def test_feed_selects_stories(
+    client: httpx.Client, path: str, expected: set[str], fmt: str
+) -> None:
     feed = parsed(client, f"{path}.{fmt}")
     assert titles(feed) == {TITLES[key] for key in expected}
 
@@ -221,7 +219,7 @@ def test_feed_selects_stories(client: TestClient, path: str, expected: set[str],
         ("json", "application/feed+json; charset=utf-8"),
     ],
 )
-def test_feed_headers(client: TestClient, fmt: str, content_type: str) -> None:
+def test_feed_headers(client: httpx.Client, fmt: str, content_type: str) -> None:
     response = client.get(f"/feeds/district/uvao.{fmt}")
     assert response.headers["content-type"] == content_type
     # No source sets its own refresh, so the default 15 minutes bounds the max-age.
@@ -231,7 +229,7 @@ def test_feed_headers(client: TestClient, fmt: str, content_type: str) -> None:
     assert response.headers["last-modified"] == "Fri, 27 Nov 2026 12:00:00 GMT"
 
 
-def test_feed_id_and_self_link(client: TestClient) -> None:
+def test_feed_id_and_self_link(client: httpx.Client) -> None:
     atom = parsed(client, "/feeds/district/kuzminki.atom").feed
     assert atom.id == f"{PUBLIC}/feeds/district/kuzminki"
     assert {ln.rel: ln.href for ln in atom.links}["self"] == (
@@ -242,7 +240,7 @@ def test_feed_id_and_self_link(client: TestClient) -> None:
     assert f'href="{PUBLIC}/feeds/district/kuzminki.rss" rel="self"' in rss
 
 
-def test_story_carried_twice_appears_once_with_its_sources(client: TestClient) -> None:
+def test_story_carried_twice_appears_once_with_its_sources(client: httpx.Client) -> None:
     feed = parsed(client, "/feeds/district/uvao.atom")
     metro = [e for e in feed.entries if e.title == TITLES["metro"]]
     assert len(metro) == 1
@@ -252,7 +250,7 @@ def test_story_carried_twice_appears_once_with_its_sources(client: TestClient) -
     assert len({e.id for e in feed.entries}) == len(feed.entries)
 
 
-def test_entry_ids_agree_between_formats_and_areas(client: TestClient) -> None:
+def test_entry_ids_agree_between_formats_and_areas(client: httpx.Client) -> None:
     def ids(path: str) -> dict[str, str]:
         return {e.title: e.id for e in parsed(client, path).entries}
 
@@ -262,7 +260,7 @@ def test_entry_ids_agree_between_formats_and_areas(client: TestClient) -> None:
         assert all_atom[title] == ident
 
 
-def test_empty_feed_has_fixed_last_modified(client: TestClient) -> None:
+def test_empty_feed_has_fixed_last_modified(client: httpx.Client) -> None:
     response = client.get("/feeds/district/otradnoe.atom")
     assert response.status_code == 200
     assert response.headers["last-modified"] == "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -289,7 +287,7 @@ def test_empty_feed_has_fixed_last_modified(client: TestClient) -> None:
     ],
 )
 def test_unknown_feeds_are_404_with_a_russian_hint(
-    client: TestClient, path: str, hint: str
+    client: httpx.Client, path: str, hint: str
 ) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -304,7 +302,7 @@ def test_unknown_feeds_are_404_with_a_russian_hint(
 @pytest.mark.parametrize(
     "path", ["/feeds/all.atom", "/feeds/district/svao.rss", "/feeds/district/otradnoe.atom"]
 )
-def test_etag_round_trip(client: TestClient, path: str) -> None:
+def test_etag_round_trip(client: httpx.Client, path: str) -> None:
     first = client.get(path)
     etag = first.headers["etag"]
     again = client.get(path, headers={"If-None-Match": etag})
@@ -315,7 +313,7 @@ def test_etag_round_trip(client: TestClient, path: str) -> None:
     assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
 
 
-def test_atom_and_rss_have_different_etags(client: TestClient) -> None:
+def test_atom_and_rss_have_different_etags(client: httpx.Client) -> None:
     atom = client.get("/feeds/all.atom").headers["etag"]
     rss = client.get("/feeds/all.rss").headers["etag"]
     assert atom != rss
@@ -331,17 +329,17 @@ def test_atom_and_rss_have_different_etags(client: TestClient) -> None:
         ("not a date", 200),
     ],
 )
-def test_if_modified_since(client: TestClient, since: str, status: int) -> None:
+def test_if_modified_since(client: httpx.Client, since: str, status: int) -> None:
     response = client.get("/feeds/all.atom", headers={"If-Modified-Since": since})
     assert response.status_code == status
 
 
-def test_if_none_match_wins_over_if_modified_since(client: TestClient) -> None:
+def test_if_none_match_wins_over_if_modified_since(client: httpx.Client) -> None:
     headers = {"If-None-Match": '"stale"', "If-Modified-Since": "Sat, 28 Nov 2026 00:00:00 GMT"}
     assert client.get("/feeds/all.atom", headers=headers).status_code == 200
 
 
-def test_new_story_changes_the_etag(client: TestClient, storage: Storage) -> None:
+def test_new_story_changes_the_etag(client: httpx.Client, storage: Storage) -> None:
     before = client.get("/feeds/district/svao.atom").headers["etag"]
     feed_id = next(f.feed_id for f in storage.enabled_feeds() if "bibirevo" in f.url)
     storage.apply(
