@@ -29,11 +29,17 @@ def running(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
         sock.close()
 
 
+def free_socket() -> socket.socket:
+    """A socket bound to a free port on 127.0.0.1, for `running`."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextmanager
 def client_of(app: ASGIApp) -> Iterator[httpx.Client]:
     """Serve `app` on a free loopback port; an HTTP client of it, until the block ends."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = free_socket()
     port = sock.getsockname()[1]
     with running(app, sock), httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         yield client

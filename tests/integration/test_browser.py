@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
@@ -22,7 +21,7 @@ import yaml
 from aggregator import app
 from aggregator.devtools.feedserver import FeedServer
 from aggregator.web.app import create_app
-from tests.integration.loopback import running
+from tests.integration.loopback import free_socket, running
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -69,8 +68,7 @@ def site(tmp_path: Path, feed_server: FeedServer) -> Iterator[str]:
         if os.environ.get(REQUIRE_ENV):
             pytest.fail(f"browser test required ({REQUIRE_ENV}=1) but {missing}")
         pytest.skip(missing)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = free_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config_dir = tmp_path / "config"
     config_dir.mkdir()

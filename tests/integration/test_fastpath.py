@@ -24,7 +24,7 @@ from aggregator.config import load_config
 from aggregator.domain import NewItem, UpdatePlan
 from aggregator.storage import Storage
 from aggregator.web.app import create_app
-from tests.integration.loopback import running
+from tests.integration.loopback import free_socket, running
 from tests.integration.outputs_data import CONFIG, NOW, fill, new_story
 from tests.sample_moscow import sample_entry
 
@@ -70,8 +70,7 @@ def served(database_url: str) -> Iterator[Served]:
     fill(storage)
     moments = [1000.0]
     app = create_app(CONFIG, storage, version_ttl=TTL, monotonic=lambda: moments[0])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = free_socket()
     try:
         with running(app, sock):
             yield Served(app, sock.getsockname()[1], storage, moments)
