@@ -6,10 +6,8 @@ import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -75,7 +73,7 @@ def insert_ignore_returning(
     """INSERT … ON CONFLICT (conflict) DO NOTHING of `rows` (dicts with the same keys), with
     the `returning` columns of the rows inserted.
 
-    PostgreSQL: one statement with an array literal per column, unnested. SQLAlchemy's
+    PostgreSQL: one statement with an array per column, unnested. SQLAlchemy's
     multi-row VALUES of a feed's items has hundreds of parameters, too many for psycopg's cache
     of converted queries, so every execution was parsed again (a tenth of the ingest thread).
     SQLite: see below.
@@ -125,9 +123,8 @@ def insert_ignore_tuples(
 
     SQLite: the driver's executemany of one prepared statement (SQLAlchemy's insertmanyvalues
     renders and binds row by row in Python, which was most of a cold ingest's time). PostgreSQL:
-    one statement with an array literal per column, unnested (psycopg runs an executemany
-    without RETURNING as one statement per row, and dumps a list parameter element by element
-    in Python, a sixth of a cold ingest's time).
+    one statement with an array per column, unnested (psycopg runs an executemany without
+    RETURNING as one statement per row).
     """
     if rows:
         _insert_tuples(conn, table, columns, rows, on_conflict or "ON CONFLICT DO NOTHING")
@@ -230,8 +227,15 @@ def driver_rows(
             values.update((f"{name}_{i}", item) for i, item in enumerate(value, 1))
         else:
             values[name] = value
+    return _driver_execute(conn, sql, values if order is None else tuple(values[n] for n in order))
+
+
+def _driver_execute(
+    conn: Connection, sql: str, params: dict[str, Any] | tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """Run driver-level SQL in the connection's transaction; its rows as tuples, if any."""
     with _driver_errors(conn, sql), contextlib.closing(_driver(conn).cursor()) as cursor:
-        cursor.execute(sql, values if order is None else tuple(values[n] for n in order))
+        cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
@@ -296,39 +300,23 @@ def _unnest_insert(
     values: Sequence[list[object]],
     suffix: str,
 ) -> list[tuple[Any, ...]]:
-    statement = _unnest_statement(table, tuple(columns), suffix, conn.dialect)
-    return driver_rows(conn, statement, {f"a{i}": pg_array(v) for i, v in enumerate(values)})
+    sql = _unnest_sql(table, tuple(columns), suffix, conn.dialect)
+    return _driver_execute(conn, sql, {f"a{i}": column for i, column in enumerate(values)})
 
 
 @functools.lru_cache(maxsize=256)
-def _unnest_statement(
-    table: sa.Table, columns: tuple[str, ...], suffix: str, dialect: sa.Dialect
-) -> sa.TextClause:
-    """An INSERT of one array literal per column, unnested (built once per shape)."""
+def _unnest_sql(table: sa.Table, columns: tuple[str, ...], suffix: str, dialect: sa.Dialect) -> str:
+    """PostgreSQL: an INSERT of one array per column, unnested (built once per shape).
+
+    Each array is a list parameter in psycopg's binary format (`%(name)b`): its C dumpers
+    take a feed's 30 texts in 8 µs and 30 times in 8 µs, where array literals formatted in
+    Python took 21 and 51 µs, and the server then reads them without parsing text.
+    """
     arrays = ", ".join(
-        f"CAST(:a{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
+        f"CAST(%(a{i})b AS {table.c[name].type.compile(dialect=dialect)}[])"
         for i, name in enumerate(columns)
     )
-    return sa.text(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}"
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        + suffix.replace("%", "%%")  # psycopg reads a lone % as a placeholder
     )
-
-
-def pg_array(values: Iterable[object]) -> str:
-    """A PostgreSQL array literal of `values` (None, bool, int, datetime, bytes or text)."""
-    return "{" + ",".join(_pg_element(value) for value in values) + "}"
-
-
-def _pg_element(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, psycopg.Binary):
-        value = value.obj  # SQLAlchemy's bind processor wraps bytes for psycopg
-    if isinstance(value, bytes | bytearray | memoryview):
-        return '"\\\\x' + bytes(value).hex() + '"'  # bytea's hex form, its backslash escaped
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
