@@ -15,7 +15,15 @@ from functools import lru_cache
 
 from aggregator.domain import Entry, Topic
 from aggregator.gazetteer import Gazetteer
-from aggregator.textnorm import normalize_text, split_hyphens, stem_forms, stem_word, tokens
+from aggregator.textnorm import (
+    Words,
+    analyze,
+    normalize_text,
+    split_hyphens,
+    stem_forms,
+    stem_word,
+    tokens,
+)
 
 __all__ = [
     "TopicEvidence",
@@ -135,6 +143,12 @@ class TopicMatcher:
 
     def match(self, title: str, text: str, categories: Iterable[str] = ()) -> tuple[str, ...]:
         """The slugs of the topics of a story, in rule order (the same verdict as explain_match)."""
+        return self.match_words(analyze(title), analyze(text), categories)
+
+    def match_words(
+        self, title: Words, text: Words, categories: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """`match` of texts already analyzed."""
         scores, _, excluded = self._score(title, text)
         floor = _floor(scores, excluded)
         cats = {normalize_text(c) for c in categories}
@@ -148,7 +162,7 @@ class TopicMatcher:
         self, title: str, text: str, categories: Iterable[str] = ()
     ) -> list[TopicEvidence]:
         """The evidence for every topic that matched anything, assigned or not, in rule order."""
-        scores, hits, excluded = self._score(title, text)
+        scores, hits, excluded = self._score(analyze(title), analyze(text))
         floor = _floor(scores, excluded)
         cats = {normalize_text(c) for c in categories}
         out = []
@@ -165,18 +179,17 @@ class TopicMatcher:
 
     def explain(self, title: str, text: str) -> dict[str, list[str]]:
         """Which keywords matched each topic (topics with no match are left out)."""
-        _, hits, _ = self._score(title, text)
+        _, hits, _ = self._score(analyze(title), analyze(text))
         return {self.rules[n].slug: sorted(found) for n, found in sorted(hits.items())}
 
     def _score(
-        self, title: str, text: str
+        self, title: Words, text: Words
     ) -> tuple[dict[int, float], dict[int, set[str]], dict[int, set[str]]]:
         scores: dict[int, float] = {}
         hits: dict[int, set[str]] = {}
         excluded: dict[int, set[str]] = {}
         for part, weight in ((title, TITLE_WEIGHT), (text, BODY_WEIGHT)):
-            words = split_hyphens(tokens(part))
-            stems = [stem_word(w) for w in words]
+            words, stems = part.words, part.stems
             for i, stem in enumerate(stems):
                 seen: set[int] = set()
                 for n, keyword, is_exclusion in self._index.get(stem, ()):
@@ -190,7 +203,7 @@ class TopicMatcher:
                         scores[n] = scores.get(n, 0.0) + weight
                     hits[n].add(keyword.text)
             if self._patterns:
-                normalized = normalize_text(part)
+                normalized = " ".join(part.tokens)  # = normalize_text(part.text)
                 for n, pattern in self._patterns:
                     if pattern.pattern not in hits.get(n, ()) and pattern.search(normalized):
                         scores[n] = scores.get(n, 0.0) + weight
@@ -247,7 +260,8 @@ class StoryTags:
 
 def story_tags(entry: Entry, gazetteer: Gazetteer, matcher: TopicMatcher) -> StoryTags:
     """Areas mentioned in an entry (with their okrugs) and its topics, from title and summary."""
+    title, text = analyze(entry.title), analyze(entry.summary)
     return StoryTags(
-        areas=gazetteer.areas(entry.title, entry.summary),
-        topics=matcher.match(entry.title, entry.summary, entry.categories),
+        areas=gazetteer.areas_of(title, text),
+        topics=matcher.match_words(title, text, entry.categories),
     )

@@ -26,8 +26,9 @@ from aggregator.domain import (
     UpdatePlan,
 )
 from aggregator.identity import story_key
-from aggregator.search import story_terms
+from aggregator.search import terms_of
 from aggregator.similarity import Features, Signature, Thresholds
+from aggregator.textnorm import Words, analyze
 
 TopicsOf = Callable[[Entry], tuple[str, ...]]
 AreasOf = Callable[[Entry], tuple[str, ...]]
@@ -65,9 +66,14 @@ def thresholds(settings: DedupeSettings) -> Thresholds:
     )
 
 
-def entry_features(entry: Entry) -> ItemFeatures:
-    """The stored near-duplicate features of an entry, from its title and plain-text lead."""
-    found = similarity.features(entry.title, entry.summary)
+def entry_features(
+    entry: Entry, title: Words | None = None, lead: Words | None = None
+) -> ItemFeatures:
+    """The stored near-duplicate features of an entry, from its title and plain-text lead
+    (`title` and `lead` are their analyses, when the caller has them already)."""
+    title = analyze(entry.title) if title is None else title
+    lead = analyze(entry.summary) if lead is None else lead
+    found = similarity.features_of(title, lead)
     signature = found.signature.to_bytes()
     return ItemFeatures(
         signature=signature,
@@ -75,7 +81,7 @@ def entry_features(entry: Entry) -> ItemFeatures:
         title_stems=found.title_stems,
         numbers=tuple(sorted(found.numbers)),
         band_keys=tuple(similarity.stored_band_keys(signature)),
-        search_terms=tuple(sorted(story_terms((entry.title, entry.summary)))),
+        search_terms=tuple(sorted(terms_of((title, lead)))),
     )
 
 

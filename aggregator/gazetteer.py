@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from aggregator.domain import Config
-from aggregator.textnorm import normalize_text, stem_forms, stem_word, token_spans
+from aggregator.textnorm import Words, analyze, normalize_text, stem_forms, stem_word
 
 __all__ = ["Gazetteer", "Mention", "build_gazetteer"]
 
@@ -188,6 +188,10 @@ class Gazetteer:
 
     def mentions(self, title: str, text: str) -> list[Mention]:
         """Every mention in the title, then in the text, in order of appearance."""
+        return self.mentions_of(analyze(title), analyze(text))
+
+    def mentions_of(self, title: Words, text: Words) -> list[Mention]:
+        """`mentions` of texts already analyzed."""
         return self._scan(title, in_title=True) + self._scan(text, in_title=False)
 
     def slugs(self, title: str, text: str) -> tuple[str, ...]:
@@ -196,16 +200,24 @@ class Gazetteer:
 
     def areas(self, title: str, text: str) -> tuple[str, ...]:
         """The mentioned slugs with the okrug of each mentioned district added."""
+        return self.areas_of(analyze(title), analyze(text))
+
+    def areas_of(self, title: Words, text: Words) -> tuple[str, ...]:
+        """`areas` of texts already analyzed."""
         out: dict[str, None] = {}
-        for mention in self.mentions(title, text):
+        for mention in self.mentions_of(title, text):
             out[mention.slug] = None
             okrug = self._okrug_of.get(mention.slug)
             if okrug:
                 out[okrug] = None
         return tuple(out)
 
-    def _scan(self, text: str, *, in_title: bool) -> list[Mention]:
-        toks = _tokenize(text)
+    def _scan(self, words: Words, *, in_title: bool) -> list[Mention]:
+        text = words.text
+        toks = [
+            _Tok(word, stem, start, end)
+            for word, stem, (start, end) in zip(words.words, words.stems, words.spans, strict=True)
+        ]
         found: list[Mention] = []
         chain_end = -1  # the token after the last name of a list opened by «районы»
         i = 0
@@ -323,21 +335,6 @@ def _matches(name: _Name, toks: list[_Tok], i: int) -> bool:
     if len(name.phrase) == 1 and not _is_adjective(name.nominative[0]):
         return not toks[i].word.endswith(_NOUN_REJECT) or toks[i].word == name.nominative[0]
     return True
-
-
-def _tokenize(text: str) -> list[_Tok]:
-    out: list[_Tok] = []
-    for word, start, end in token_spans(text):
-        if "-" not in word:
-            out.append(_Tok(word, stem_word(word), start, end))
-            continue
-        offset = 0
-        for part in word.split("-"):
-            if part:
-                pos = start + offset
-                out.append(_Tok(part, stem_word(part), pos, pos + len(part)))
-            offset += len(part) + 1
-    return out
 
 
 def _district_names(config: Config) -> list[_Name]:

@@ -17,6 +17,7 @@ from aggregator.gazetteer import build_gazetteer
 from aggregator.htmlsource import parse_html_source
 from aggregator.normalize import normalize_entries
 from aggregator.parse import parse_feed
+from aggregator.textnorm import analyze
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,14 @@ class Labeller:
         return self._gazetteer.areas(entry.title, entry.summary)
 
     def label(self, entry: Entry) -> Label:
-        return Label(self.topics(entry), self.mentions(entry), dedupe.entry_features(entry))
+        # The title and lead are tokenized and stemmed once for all four readers: each did its
+        # own, and tokenizing was most of what topics and mentions cost.
+        title, lead = analyze(entry.title), analyze(entry.summary)
+        return Label(
+            self._topics.match_words(title, lead, entry.categories),
+            self._gazetteer.areas_of(title, lead),
+            dedupe.entry_features(entry, title, lead),
+        )
 
 
 Prepared = tuple[ParsedFeed, list[Entry], list[Label]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aggregator.textnorm import split_hyphens, stem_forms, stem_sequence, tokens
+from aggregator.textnorm import Words, analyze, split_hyphens, stem_forms, tokens
 
 MAX_TERM_CHARS = 64
 """Longer tokens (URLs glued together, base64) are noise, not words anyone searches for."""
@@ -23,9 +23,14 @@ STOP_WORDS = frozenset(_STOP.split())
 
 def story_terms(texts: Iterable[str]) -> set[str]:
     """The distinct stems a story is found by, from its title and lead."""
+    return terms_of(analyze(text) for text in texts)
+
+
+def terms_of(texts: Iterable[Words]) -> set[str]:
+    """`story_terms` of texts already analyzed."""
     found: set[str] = set()
     for text in texts:
-        found.update(stem for stem in stem_sequence(tokens(text)) if _useful(stem))
+        found.update(stem for stem in text.stems if _useful(stem))
     return found
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from aggregator.textnorm import split_hyphens, stems, tokens
+from aggregator.textnorm import Words, analyze, split_hyphens, stems, tokens
 
 SHINGLE_K = 2
 """Word bigrams over stems: robust to reordered clauses, yet specific enough for one event."""
@@ -306,25 +306,41 @@ def band_chunks(data: bytes, bands: int = BANDS, rows: int = ROWS) -> list[bytes
 
 def features(title: str, lead: str) -> Features:
     """Compute everything stored per item from its title and lead."""
+    return features_of(analyze(title), analyze(lead))
+
+
+def features_of(title: Words, lead: Words) -> Features:
+    """`features` of a title and lead already analyzed."""
     # `shingles`, `signature` and `numbers` in one pass: every text is tokenized, stemmed and
     # its shingles hashed once (this is the largest per-item cost of a cold cycle).
-    title_tokens = tokens(strip_boilerplate(title))
-    lead_tokens = tokens(strip_boilerplate(lead))
-    title_words = _content_stems(title_tokens)
+    title_text, lead_text = _without_boilerplate(title), _without_boilerplate(lead)
+    title_words = _content_stems_of(title_text)
     hashed = [
         _hash32(s.encode("utf-8"))
-        for s in _shingle_words(title_words, _content_stems(lead_tokens), SHINGLE_K)
+        for s in _shingle_words(title_words, _content_stems_of(lead_text), SHINGLE_K)
     ]
-    if _may_have_boilerplate(title) or _may_have_boilerplate(lead):
-        found_numbers = numbers(f"{title} {lead}")  # a pattern may reach across the two
+    if title_text is not title or lead_text is not lead:
+        found_numbers = numbers(f"{title.text} {lead.text}")  # a pattern may reach across the two
     else:
-        found_numbers = _with_digits(title_tokens + lead_tokens)
+        found_numbers = _with_digits(title.tokens + lead.tokens)
     return Features(
         signature=_signature_of_hashes(hashed),
         shingles=frozenset(hashed),
         title_stems=tuple(sorted(set(title_words))),
         numbers=found_numbers,
     )
+
+
+def _without_boilerplate(text: Words) -> Words:
+    """`text` itself, or its analysis after `strip_boilerplate` when it may hold some."""
+    return analyze(strip_boilerplate(text.text)) if _may_have_boilerplate(text.text) else text
+
+
+def _content_stems_of(text: Words) -> list[str]:
+    """`_content_stems` of analyzed words: the stems of the words that are not stop words."""
+    return [
+        stem for word, stem in zip(text.words, text.stems, strict=True) if word not in _STOP_WORDS
+    ]
 
 
 def _overlap(a: frozenset[int], b: frozenset[int]) -> tuple[float, float]:

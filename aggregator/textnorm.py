@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
+    "Words",
+    "analyze",
     "normalize_text",
     "replace_all",
     "split_hyphens",
     "stem_forms",
-    "stem_sequence",
     "stem_word",
     "stems",
     "token_spans",
@@ -87,6 +89,42 @@ def split_hyphens(words: Iterable[str]) -> list[str]:
         else:
             out.append(word)
     return out
+
+
+class Words(NamedTuple):
+    """A text with its words found and stemmed once, for every matcher that reads it: topics,
+    mentioned areas, near-duplicate features and search terms (a tuple: one per title and lead
+    of every entry)."""
+
+    text: str
+    tokens: list[str]
+    """`tokens(text)`: hyphenated words whole."""
+    words: list[str]
+    """`split_hyphens(tokens)`: «МЦД-2» as «мцд», «2»."""
+    stems: list[str]
+    """The stem of each of `words`."""
+    spans: list[tuple[int, int]]
+    """The (start, end) offsets of each of `words` in `text`."""
+
+
+def analyze(text: str) -> Words:
+    """The words of `text`, split and stemmed, with their offsets (see `Words`)."""
+    found: list[str] = []
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for word, start, end in token_spans(text):
+        found.append(word)
+        if "-" not in word:
+            words.append(word)
+            spans.append((start, end))
+            continue
+        offset = start
+        for part in word.split("-"):
+            if part:
+                words.append(part)
+                spans.append((offset, offset + len(part)))
+            offset += len(part) + 1
+    return Words(text, found, words, [stem_word(word) for word in words], spans)
 
 
 def _load_stemmer() -> Callable[[list[str]], list[str]]:
@@ -173,8 +211,3 @@ def _case_forms(word: str) -> list[str]:
 def stem_forms(word: str) -> frozenset[str]:
     """The stems the inflected forms of a normalized word can take (its own stem and bridges)."""
     return frozenset(stems([word, *_fleeting_vowel_forms(word), *_case_forms(word)]))
-
-
-def stem_sequence(words: Sequence[str]) -> list[str]:
-    """Stems of `words` with hyphenated words split into parts first."""
-    return stems(split_hyphens(words))

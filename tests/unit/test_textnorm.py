@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from aggregator.textnorm import (
+    analyze,
     normalize_text,
     split_hyphens,
     stem_forms,
-    stem_sequence,
     stem_word,
     stems,
     token_spans,
@@ -148,8 +150,38 @@ def test_stem_forms_bridge_fleeting_vowels(word: str, oblique: str) -> None:
     assert stem_word(word) in stem_forms(word)
 
 
-def test_stem_sequence_splits_then_stems() -> None:
-    assert stem_sequence(["москворечья-сабурова"]) == [
-        stem_word("москворечье"),
-        stem_word("сабурово"),
+def test_analyze_splits_hyphenated_words_then_stems_each_part() -> None:
+    text = "В Москворечье‑Сабурове открыли МЦД-2"
+    found = analyze(text)
+    assert found.tokens == ["в", "москворечье-сабурове", "открыли", "мцд-2"]
+    assert found.words == ["в", "москворечье", "сабурове", "открыли", "мцд", "2"]
+    assert found.stems == [stem_word(word) for word in found.words]
+    assert [text[start:end] for start, end in found.spans] == [
+        "В",
+        "Москворечье",
+        "Сабурове",
+        "открыли",
+        "МЦД",
+        "2",
     ]
+
+
+# Without «İ»: `tokens` splits a word at the combining dot its lowercase form has, where
+# `token_spans`, and so `analyze`, keeps the word whole (a Turkish letter, not Russian news).
+_ALPHABET = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБЁЖЯabcXYZ0123456789-‐‑–— ,.«»\n"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_analyze_agrees_with_the_helpers_it_replaces(seed: int) -> None:
+    """Every reader of `analyze` used `tokens`, `split_hyphens`, `stems` or `token_spans`."""
+    rng = random.Random(seed)
+    for _ in range(400):
+        text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 40)))
+        found = analyze(text)
+        assert found.text == text
+        assert found.tokens == tokens(text)
+        assert found.words == split_hyphens(tokens(text))
+        assert found.stems == stems(found.words)
+        assert len(found.spans) == len(found.words)
+        for word, (start, end) in zip(found.words, found.spans, strict=True):
+            assert analyze(text[start:end]).words == [word]
