@@ -7,7 +7,7 @@ Everything here is pure and fast enough to run per item: lowercasing with ё→�
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
