@@ -180,6 +180,32 @@ def test_candidates_find_own_items_and_any_feeds_stories(storage: Storage) -> No
     assert other.stories_by_fingerprint == {"fp-metro": story_id}
 
 
+def test_candidates_take_the_story_of_the_earliest_item_with_a_link(storage: Storage) -> None:
+    link = "https://mos.ru/news/item/1/"
+    later = entry("later", link=link, fingerprint="fp-shared")
+    earlier = entry("earlier", link=link, fingerprint="fp-shared")
+    # Stored in two stories on purpose; the later item is stored first, so ids disagree.
+    storage.apply(M24, UpdatePlan(new_items=(new(later, "story:later"),)), NOW + timedelta(hours=1))
+    storage.apply(UVAO, UpdatePlan(new_items=(new(earlier, "story:earlier"),)), NOW)
+    same_time = entry("same-time", link="https://mos.ru/news/item/2/")
+    storage.apply(M24, UpdatePlan(new_items=(new(same_time, "story:first"),)), NOW)
+    storage.apply(UVAO, UpdatePlan(new_items=(new(same_time, "story:second"),)), NOW)
+    ids = {story.key: story.id for story in storage.stories(StoryQuery())}
+
+    found = storage.candidates(
+        MARYINO,
+        [entry("x1", link=link), entry("x2", fingerprint="fp-shared"), same_time],
+    )
+    assert found.stories_by_link == {
+        link: ids["story:earlier"],
+        "https://mos.ru/news/item/2/": ids["story:first"],  # the same time: the first stored
+    }
+    assert found.stories_by_fingerprint == {
+        "fp-shared": ids["story:earlier"],
+        "fp-same-time": ids["story:first"],
+    }
+
+
 def test_very_long_keys_links_and_fingerprints_are_stored_and_found(storage: Storage) -> None:
     long = "https://uv-kurier.ru/news/" + "очень-длинный-адрес-" * 300
     first = entry(long, link=long, fingerprint="fp:" + long)
