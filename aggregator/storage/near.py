@@ -29,7 +29,7 @@ from aggregator.storage.schema import (
     items,
     stories,
 )
-from aggregator.storage.sql import chunked, driver_rows, insert_all
+from aggregator.storage.sql import Request, chunked, driver_rows, insert_all
 
 MAX_STORIES_PER_ENTRY = 20
 """Candidate stories kept per entry, those sharing the most band keys first: a true duplicate
@@ -90,18 +90,32 @@ class BandMirror:
 
     def catch_up(self, conn: Connection) -> None:
         """Add the band sets stored since the last call (all of them the first time)."""
-        while True:
-            rows = driver_rows(conn, _BAND_SETS_AFTER, {"after": self.read_through})
-            if not rows:
-                return
-            self.index.add_many(
-                [np.frombuffer(bytes(keys), dtype="<u8") for _, _, _, keys in rows],
-                [time for _, _, time, _ in rows],
-                [story_id for _, story_id, _, _ in rows],
-            )
-            self.read_through = rows[-1][0]
-            if len(rows) < CATCH_UP_BATCH:
-                return  # a short batch is the last: one query, not two, per catch-up
+        while self._add(driver_rows(conn, *self.catch_up_request())):
+            pass
+
+    def catch_up_request(self) -> Request:
+        """The read that `catch_up` starts with, for a caller that batches it with others."""
+        return _BAND_SETS_AFTER, {"after": self.read_through}
+
+    def caught_up(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Add the rows of a `catch_up_request` run elsewhere, and read on if there are more."""
+        with self.lock:
+            # Another thread may have caught up since the request was made: skip what it added.
+            self._add([row for row in rows if row[0] > self.read_through])
+            if len(rows) == CATCH_UP_BATCH:
+                self.catch_up(conn)
+
+    def _add(self, rows: list[tuple[Any, ...]]) -> bool:
+        """Add band set rows read in id order; True when a full batch says more may follow."""
+        if not rows:
+            return False
+        self.index.add_many(
+            [np.frombuffer(bytes(keys), dtype="<u8") for _, _, _, keys in rows],
+            [time for _, _, time, _ in rows],
+            [story_id for _, story_id, _, _ in rows],
+        )
+        self.read_through = rows[-1][0]
+        return len(rows) == CATCH_UP_BATCH  # a short batch is the last: one query, not two
 
     def refresh(self, conn: Connection) -> None:
         """`catch_up` under the lock, for this process's own writes."""
@@ -115,11 +129,19 @@ class BandMirror:
             self.read_through = 0
 
     def stories_by_key(
-        self, conn: Connection, numbers: Iterable[int], low: datetime, high: datetime
+        self,
+        conn: Connection,
+        numbers: Iterable[int],
+        low: datetime,
+        high: datetime,
+        *,
+        caught_up: bool = False,
     ) -> dict[int, set[int]]:
-        """Catch up, then the stories with each band key (as a number) within [low, high]."""
+        """Catch up (unless the caller just did), then the stories with each band key (as a
+        number) within [low, high]."""
         with self.lock:
-            self.catch_up(conn)
+            if not caught_up:
+                self.catch_up(conn)
             return self.index.stories_by_key(numbers, epoch_seconds(low), epoch_seconds(high))
 
     def rows(self) -> int:
@@ -135,8 +157,13 @@ class BandMirror:
 def lock_stories(conn: Connection) -> None:
     """On PostgreSQL, wait for the story lock until this transaction ends; SQLite needs none
     (its writers are serialized by BEGIN IMMEDIATE)."""
-    if conn.dialect.name == "postgresql":
-        driver_rows(conn, _STORY_LOCK)
+    for statement, params in lock_requests(conn):
+        driver_rows(conn, statement, params)
+
+
+def lock_requests(conn: Connection) -> list[Request]:
+    """`lock_stories` as requests, to go first in a batch (`sql.driver_batch`)."""
+    return [(_STORY_LOCK, None)] if conn.dialect.name == "postgresql" else []
 
 
 def candidates(
@@ -145,16 +172,19 @@ def candidates(
     band_keys: Mapping[str, Sequence[int]],
     published: Sequence[datetime],
     window: timedelta,
+    *,
+    caught_up: bool = False,
 ) -> tuple[NearCandidate, ...]:
     """The stored items of stories sharing a band key with an entry, within the time window.
 
-    `band_keys` maps each entry key to its band keys; `published` are the entries' times.
+    `band_keys` maps each entry key to its band keys; `published` are the entries' times;
+    `caught_up` says the mirror has just read the band sets stored under this lock.
     """
     wanted = {key for keys in band_keys.values() for key in keys}
     if not wanted or not published:
         return ()
     low, high = min(published) - window, max(published) + window
-    stories_by_key = mirror.stories_by_key(conn, wanted, low, high)
+    stories_by_key = mirror.stories_by_key(conn, wanted, low, high, caught_up=caught_up)
     chosen: set[int] = set()
     for keys in band_keys.values():
         hits = Counter(story for key in keys for story in stories_by_key.get(key, ()))

@@ -20,7 +20,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked, driver_rows
+from aggregator.storage.sql import Request, bounded, chunked, driver_batch
 
 
 def estimated_items(conn: Connection) -> int:
@@ -31,29 +31,56 @@ def estimated_items(conn: Connection) -> int:
 
 def stored_items(
     conn: Connection, feed_id: int, entries: Sequence[Entry]
-) -> dict[str, ExistingItem]:
+) -> Mapping[str, ExistingItem]:
     """This feed's stored items of these entries, by entry key."""
-    found: dict[str, ExistingItem] = {}
-    keys = {bounded(entry.key): entry.key for entry in entries}
-    for batch in chunked(sorted(keys)):
-        rows = driver_rows(conn, _STORED_ITEMS, {"feed_id": feed_id, "keys": batch})
-        for key, item_id, story_id, content_hash in rows:
-            found[keys[key]] = ExistingItem(item_id, story_id, content_hash)
-    return found
+    return candidates(conn, feed_id, entries, links=False).items
 
 
-def candidates(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> Candidates:
-    """This feed's items by entry key and any feed's stories by link and by fingerprint."""
-    found = stored_items(conn, feed_id, entries)
-    links = {bounded(entry.link): entry.link for entry in entries if entry.link}
-    prints = {
-        bounded(entry.fingerprint): entry.fingerprint for entry in entries if entry.fingerprint
-    }
-    return Candidates(
-        items=found,
-        stories_by_link=_stories_by(conn, _STORIES_BY_LINK, links),
-        stories_by_fingerprint=_stories_by(conn, _STORIES_BY_FINGERPRINT, prints),
-    )
+def candidates(
+    conn: Connection, feed_id: int, entries: Sequence[Entry], *, links: bool = True
+) -> Candidates:
+    """This feed's items by entry key and (unless `links` is false) any feed's stories by link
+    and by fingerprint."""
+    reads = ExactReads(feed_id, entries, links=links)
+    return reads.candidates(driver_batch(conn, reads.requests))
+
+
+class ExactReads:
+    """The reads of `candidates` as requests, so that a caller can batch them with its own
+    (`sql.driver_batch`), and their rows assembled."""
+
+    def __init__(self, feed_id: int, entries: Sequence[Entry], *, links: bool = True) -> None:
+        self._keys = {bounded(entry.key): entry.key for entry in entries}
+        self._links = {bounded(e.link): e.link for e in entries if e.link} if links else {}
+        self._prints = (
+            {bounded(e.fingerprint): e.fingerprint for e in entries if e.fingerprint}
+            if links
+            else {}
+        )
+        self._counts: list[int] = []
+        self.requests: list[Request] = []
+        for statement, name, values, fixed in (
+            (_STORED_ITEMS, "keys", self._keys, {"feed_id": feed_id}),
+            (_STORIES_BY_LINK, "values", self._links, {}),
+            (_STORIES_BY_FINGERPRINT, "values", self._prints, {}),
+        ):
+            batches = list(chunked(sorted(values)))
+            self._counts.append(len(batches))
+            self.requests += [(statement, {**fixed, name: batch}) for batch in batches]
+
+    def candidates(self, results: Sequence[list[tuple[Any, ...]]]) -> Candidates:
+        """The candidates from the rows of `requests`, in their order."""
+        items_end = self._counts[0]
+        links_end = items_end + self._counts[1]
+        found: dict[str, ExistingItem] = {}
+        for rows in results[:items_end]:
+            for key, item_id, story_id, content_hash in rows:
+                found[self._keys[key]] = ExistingItem(item_id, story_id, content_hash)
+        return Candidates(
+            items=found,
+            stories_by_link=_stories_by(self._links, results[items_end:links_end]),
+            stories_by_fingerprint=_stories_by(self._prints, results[links_end:]),
+        )
 
 
 # The statements read for every ingested feed are built once: building a select with its
@@ -80,15 +107,14 @@ _STORIES_BY_FINGERPRINT = _stories_by_statement(items.c.fingerprint)
 
 
 def _stories_by(
-    conn: Connection, query: sa.Select[Any], values: Mapping[str, str]
+    values: Mapping[str, str], results: Sequence[list[tuple[Any, ...]]]
 ) -> dict[str, int]:
     """For each value (stored form to caller's form), the story of the earliest item with it."""
-    result: dict[str, int] = {}
-    for batch in chunked(sorted(values)):
+    found: dict[str, int] = {}
+    for rows in results:
         # Rows come latest first, so the earliest item's story is written last and wins.
-        rows = driver_rows(conn, query, {"values": batch})
-        result.update((values[value], story_id) for value, story_id in rows)
-    return result
+        found.update((values[value], story_id) for value, story_id in rows)
+    return found
 
 
 def stories_page(conn: Connection, query: StoryQuery) -> list[Story]:

@@ -218,6 +218,40 @@ def driver_rows(
     and columns need no type processing (checked when a statement is first compiled); a list
     value fills an expanding parameter.
     """
+    return _driver_execute(conn, *_driver_sql(conn, statement, params))
+
+
+Request = tuple[sa.ClauseElement, dict[str, Any] | None]
+"""A prebuilt statement for `driver_rows` and its parameters."""
+
+
+def driver_batch(conn: Connection, requests: Sequence[Request]) -> list[list[tuple[Any, ...]]]:
+    """`driver_rows` of each request, in order; on PostgreSQL in one round trip.
+
+    Each statement is a round trip of its own otherwise, ~0.2 ms on a 2-core machine's loopback
+    (most of it sending and waking the server), and a cold feed's ingest made twenty of them
+    one after another under the story lock. A psycopg pipeline sends the batch at once (with
+    the transaction's BEGIN) and reads the results as they come.
+    """
+    if conn.dialect.name != "postgresql" or len(requests) < 2:
+        return [driver_rows(conn, statement, params) for statement, params in requests]
+    queries = [_driver_sql(conn, statement, params) for statement, params in requests]
+    driver = _driver(conn)
+    cursors = [driver.cursor() for _ in queries]
+    try:
+        with _driver_errors(conn, queries[0][0]), driver.pipeline():
+            for cursor, (sql, args) in zip(cursors, queries, strict=True):
+                cursor.execute(sql, args)
+            return [[tuple(row) for row in cursor.fetchall()] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _driver_sql(
+    conn: Connection, statement: sa.ClauseElement, params: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | tuple[Any, ...]]:
+    """The driver's SQL of a prebuilt statement and its arguments (see `driver_rows`)."""
     given = params or {}
     shape = tuple(sorted((k, len(v) if isinstance(v, list) else -1) for k, v in given.items()))
     sql, order, defaults = _compiled(statement, conn.dialect, shape)
@@ -227,7 +261,7 @@ def driver_rows(
             values.update((f"{name}_{i}", item) for i, item in enumerate(value, 1))
         else:
             values[name] = value
-    return _driver_execute(conn, sql, values if order is None else tuple(values[n] for n in order))
+    return sql, values if order is None else tuple(values[n] for n in order)
 
 
 def _driver_execute(

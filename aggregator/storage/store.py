@@ -42,7 +42,7 @@ from aggregator.errors import StorageError
 from aggregator.storage import bulk, leases, near, outcomes, outputs, reads, tags, writes
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import feeds, items, stories
-from aggregator.storage.sql import chunked, insert_ignore, rows_per_statement
+from aggregator.storage.sql import chunked, driver_batch, insert_ignore, rows_per_statement
 
 NEAR_WINDOW = timedelta(days=7)
 """The default time window of near-duplicate candidates."""
@@ -103,8 +103,17 @@ def _candidates(
     entries: Sequence[Entry],
     band_keys: Mapping[str, Sequence[int]] | None,
     window: timedelta,
+    *,
+    lock: bool = True,
 ) -> Candidates:
-    exact = reads.candidates(conn, feed_id, entries)
+    """Read the candidates, first taking the story lock if `lock`: the lock, the mirror's
+    catch-up and the exact reads go in one batch (one round trip on PostgreSQL), the members
+    in one more."""
+    exact_reads = reads.ExactReads(feed_id, entries)
+    opening = [*(near.lock_requests(conn) if lock else []), mirror.catch_up_request()]
+    results = driver_batch(conn, [*opening, *exact_reads.requests])
+    mirror.caught_up(conn, results[len(opening) - 1])
+    exact = exact_reads.candidates(results[len(opening) :])
     # Only new and changed entries are matched: a stored, unchanged one keeps its story.
     given = band_keys or {}
     fresh = [e for e in dedupe.fresh_entries(entries, exact.items) if e.key in given]
@@ -112,7 +121,8 @@ def _candidates(
     if not wanted:
         return exact
     published = [e.published for e in fresh]
-    return replace(exact, near=near.candidates(conn, mirror, wanted, published, window))
+    found = near.candidates(conn, mirror, wanted, published, window, caught_up=True)
+    return replace(exact, near=found)
 
 
 class Storage:
@@ -368,7 +378,7 @@ class Storage:
         With `band_keys` (entry key to LSH band keys) it includes near-duplicate candidates.
         """
         with self._read() as conn:
-            return _candidates(conn, self._bands, feed_id, entries, band_keys, window)
+            return _candidates(conn, self._bands, feed_id, entries, band_keys, window, lock=False)
 
     @_guarded
     def stored_items(self, feed_id: int, entries: Sequence[Entry]) -> Mapping[str, ExistingItem]:
@@ -397,7 +407,6 @@ class Storage:
         read_own = False
         try:
             with self._write() as conn:
-                near.lock_stories(conn)
                 found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
                 result = writes.apply_plan(conn, feed_id, decide(found), now)
                 if outcome is not None:

@@ -32,6 +32,7 @@ from aggregator.similarity import Thresholds
 from aggregator.storage import Storage, near, writes
 from aggregator.storage import engine as engine_module
 from aggregator.storage.schema import DERIVED_TABLES, band_sets, items
+from aggregator.storage.sql import driver_rows
 from aggregator.update import Updater
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -140,6 +141,25 @@ def test_a_worker_catches_up_with_band_sets_stored_by_another_in_batches(
         assert {c.item_id for c in other.candidates(UVAO, [probe], keys).near} == {6}
     finally:
         other.close()
+
+
+def test_a_mirror_skips_band_sets_another_thread_added_after_its_request(
+    storage: Storage, database_url: str
+) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO)])
+    ingest(storage, M24, [entry("m1", "Каток откроется в парке", "Вход свободный.")])
+    mirror, plain = near.BandMirror(), near.BandMirror()
+    engine = engine_module.create(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = driver_rows(conn, *mirror.catch_up_request())
+            mirror.refresh(conn)  # another thread catches up between the request and its rows
+            mirror.caught_up(conn, rows)
+            plain.refresh(conn)
+    finally:
+        engine.dispose()
+    assert len(rows) == 2
+    assert mirror.rows() == plain.rows() > 0
 
 
 def test_pruning_also_forgets_the_bands_held_in_memory(storage: Storage) -> None:

@@ -1,5 +1,5 @@
 """Driver-level statements (`sql.insert_ignore_tuples`, `insert_all`, `insert_ignore_returning`,
-`driver_rows`) store and read what SQLAlchemy would."""
+`driver_rows`, `driver_batch`) store and read what SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import UTCDateTime
 from aggregator.storage.sql import (
+    Request,
+    driver_batch,
     driver_rows,
     insert_all,
     insert_ignore_returning,
@@ -239,3 +241,40 @@ def test_a_checkpoint_copies_the_committed_pages_into_the_database_file(tmp_path
         assert path.stat().st_size > before
     finally:
         writer.close()
+
+
+_PROBE_TERMS = (
+    sa.select(probe.c.term, probe.c.number)
+    .where(probe.c.term.in_(sa.bindparam("terms", expanding=True)))
+    .order_by(probe.c.term)
+)
+_PROBE_COUNT = sa.select(sa.func.count()).select_from(probe)
+
+
+def test_a_batch_reads_what_its_statements_read_one_by_one(engine: Engine) -> None:
+    rows = [("метро", 1, None), ("парк", 2, None), ("школа", 3, None)]
+    with engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, rows)
+    requests: list[Request] = [
+        (_PROBE_TERMS, {"terms": ["парк", "метро"]}),
+        (_PROBE_COUNT, None),
+        (_PROBE_TERMS, {"terms": ["нет такого"]}),
+        (_PROBE_TERMS, {"terms": ["школа"]}),
+    ]
+    with engine.begin() as conn:
+        one_by_one = [driver_rows(conn, statement, params) for statement, params in requests]
+    with engine.begin() as conn:
+        batched = driver_batch(conn, requests)
+        after = driver_rows(conn, _PROBE_COUNT)  # the transaction goes on after the batch
+    assert batched == one_by_one == [[("метро", 1), ("парк", 2)], [(3,)], [], [("школа", 3)]]
+    assert after == [(3,)]
+
+
+def test_a_failing_statement_fails_its_batch_and_leaves_the_engine_usable(engine: Engine) -> None:
+    broken = sa.select(sa.literal_column("1")).select_from(sa.table("no_such_table"))
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+        insert_ignore_tuples(conn, probe, COLUMNS, [("метро", 1, None)])
+        driver_batch(conn, [(_PROBE_COUNT, None), (broken, None), (_PROBE_COUNT, None)])
+    assert _stored(engine) == []  # the transaction rolled back, the insert with it
+    with engine.begin() as conn:
+        assert driver_batch(conn, [(_PROBE_COUNT, None), (_PROBE_COUNT, None)]) == [[(0,)], [(0,)]]
