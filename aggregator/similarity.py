@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from aggregator.textnorm import Words, analyze, split_hyphens, stems, tokens
+from aggregator.textnorm import Words, analyze, tokens
 
 SHINGLE_K = 2
 """Word bigrams over stems: robust to reordered clauses, yet specific enough for one event."""
@@ -185,11 +185,7 @@ def _may_have_boilerplate(text: str) -> bool:
 
 def words(text: str) -> list[str]:
     """Stemmed content words of `text` after boilerplate removal and normalization."""
-    return _content_stems(tokens(strip_boilerplate(text)))
-
-
-def _content_stems(found: list[str]) -> list[str]:
-    return stems([w for w in split_hyphens(found) if w not in _STOP_WORDS])
+    return _content_stems(analyze(strip_boilerplate(text)))
 
 
 def _shingle_seq(seq: Sequence[str], k: int) -> Iterable[str]:
@@ -314,10 +310,10 @@ def features_of(title: Words, lead: Words) -> Features:
     # `shingles`, `signature` and `numbers` in one pass: every text is tokenized, stemmed and
     # its shingles hashed once (this is the largest per-item cost of a cold cycle).
     title_text, lead_text = _without_boilerplate(title), _without_boilerplate(lead)
-    title_words = _content_stems_of(title_text)
+    title_words = _content_stems(title_text)
     hashed = [
         _hash32(s.encode("utf-8"))
-        for s in _shingle_words(title_words, _content_stems_of(lead_text), SHINGLE_K)
+        for s in _shingle_words(title_words, _content_stems(lead_text), SHINGLE_K)
     ]
     if title_text is not title or lead_text is not lead:
         found_numbers = numbers(f"{title.text} {lead.text}")  # a pattern may reach across the two
@@ -336,8 +332,8 @@ def _without_boilerplate(text: Words) -> Words:
     return analyze(strip_boilerplate(text.text)) if _may_have_boilerplate(text.text) else text
 
 
-def _content_stems_of(text: Words) -> list[str]:
-    """`_content_stems` of analyzed words: the stems of the words that are not stop words."""
+def _content_stems(text: Words) -> list[str]:
+    """The stems of an analyzed text's words that are not stop words."""
     return [
         stem for word, stem in zip(text.words, text.stems, strict=True) if word not in _STOP_WORDS
     ]

@@ -33,15 +33,15 @@ def stored_items(
     conn: Connection, feed_id: int, entries: Sequence[Entry]
 ) -> Mapping[str, ExistingItem]:
     """This feed's stored items of these entries, by entry key."""
-    return candidates(conn, feed_id, entries, links=False).items
+    return candidates(conn, feed_id, entries, stories=False).items
 
 
 def candidates(
-    conn: Connection, feed_id: int, entries: Sequence[Entry], *, links: bool = True
+    conn: Connection, feed_id: int, entries: Sequence[Entry], *, stories: bool = True
 ) -> Candidates:
-    """This feed's items by entry key and (unless `links` is false) any feed's stories by link
-    and by fingerprint."""
-    reads = ExactReads(feed_id, entries, links=links)
+    """This feed's items by entry key and (unless `stories` is false) any feed's stories by
+    link and by fingerprint."""
+    reads = ExactReads(feed_id, entries, stories=stories)
     return reads.candidates(driver_batch(conn, reads.requests))
 
 
@@ -49,14 +49,12 @@ class ExactReads:
     """The reads of `candidates` as requests, so that a caller can batch them with its own
     (`sql.driver_batch`), and their rows assembled."""
 
-    def __init__(self, feed_id: int, entries: Sequence[Entry], *, links: bool = True) -> None:
+    def __init__(self, feed_id: int, entries: Sequence[Entry], *, stories: bool = True) -> None:
         self._keys = {bounded(entry.key): entry.key for entry in entries}
-        self._links = {bounded(e.link): e.link for e in entries if e.link} if links else {}
-        self._prints = (
-            {bounded(e.fingerprint): e.fingerprint for e in entries if e.fingerprint}
-            if links
-            else {}
-        )
+        self._links = {bounded(e.link): e.link for e in entries if e.link and stories}
+        self._prints = {
+            bounded(e.fingerprint): e.fingerprint for e in entries if e.fingerprint and stories
+        }
         self._counts: list[int] = []
         self.requests: list[Request] = []
         for statement, name, values, fixed in (

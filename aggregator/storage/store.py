@@ -107,12 +107,15 @@ def _candidates(
     lock: bool = True,
 ) -> Candidates:
     """Read the candidates, first taking the story lock if `lock`: the lock, the mirror's
-    catch-up and the exact reads go in one batch (one round trip on PostgreSQL), the members
-    in one more."""
+    catch-up (when there are band keys to look up) and the exact reads go in one batch (one
+    round trip on PostgreSQL), the members in one more."""
     exact_reads = reads.ExactReads(feed_id, entries)
-    opening = [*(near.lock_requests(conn) if lock else []), mirror.catch_up_request()]
+    opening = near.lock_requests(conn) if lock else []
+    if band_keys:
+        opening.append(mirror.catch_up_request())
     results = driver_batch(conn, [*opening, *exact_reads.requests])
-    mirror.caught_up(conn, results[len(opening) - 1])
+    if band_keys:
+        mirror.caught_up(conn, results[len(opening) - 1])
     exact = exact_reads.candidates(results[len(opening) :])
     # Only new and changed entries are matched: a stored, unchanged one keeps its story.
     given = band_keys or {}
