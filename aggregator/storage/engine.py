@@ -15,6 +15,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from aggregator.storage import sql
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -43,12 +45,14 @@ def create(url: str) -> Engine:
     # wait for its WAL flush. A server crash may lose the last fraction of a second of commits,
     # never consistency; what is lost is fetched again (inserts are idempotent), and a commit
     # per feed no longer waits for an fsync (design-notes.md, "Fetch-cycle performance").
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed,
         pool_pre_ping=True,
         pool_use_lifo=True,
         connect_args={"options": "-c synchronous_commit=off"},
     )
+    sa.event.listen(engine, "before_cursor_execute", sql.settle_before_execute)
+    return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:

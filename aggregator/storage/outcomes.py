@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from aggregator.domain import FeedOutcome
 from aggregator.storage import leases
 from aggregator.storage.schema import feeds
+from aggregator.storage.sql import driver_send
 
 
 def outcome_values(outcome: FeedOutcome) -> dict[str, object]:
@@ -56,7 +57,8 @@ def outcome_values(outcome: FeedOutcome) -> dict[str, object]:
 
 
 def write(conn: Connection, outcomes: Sequence[FeedOutcome]) -> None:
-    """Record `outcomes` inside the caller's transaction, one executemany per shape of values."""
+    """Record `outcomes` inside the caller's transaction, one prebuilt statement per shape of
+    values; sent (`sql.pipelined`) where the caller batches its writes."""
     # shape (column names, which are expressions) -> (the expressions, one parameter row each)
     shapes: dict[tuple[tuple[str, bool], ...], tuple[dict[str, object], list[dict[str, object]]]]
     shapes = {}
@@ -81,7 +83,8 @@ def write(conn: Connection, outcomes: Sequence[FeedOutcome]) -> None:
             }
             stmt = sa.update(feeds).where(feeds.c.id == sa.bindparam("b_id")).values(columns)
             _STATEMENTS[shape] = stmt
-        conn.execute(stmt, rows)
+        for row in rows:
+            driver_send(conn, stmt, row)
 
 
 _STATEMENTS: dict[tuple[tuple[str, bool], ...], sa.Update] = {}

@@ -25,7 +25,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, driver_rows, insert_all
+from aggregator.storage.sql import chunked, driver_rows, driver_send, insert_all
 
 COUNTER_ID = 1
 
@@ -105,7 +105,7 @@ def stories_with_any(dialect: str, forms: Collection[str]) -> sa.Select[Any]:
 
 def bump_version(conn: Connection) -> None:
     """Count one more change; the last statement of a write, so its row lock is held briefly."""
-    driver_rows(conn, _BUMP_VERSION, {"id": COUNTER_ID})
+    driver_send(conn, _BUMP_VERSION, {"id": COUNTER_ID})
 
 
 _BUMP_VERSION = sa.text(

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -139,8 +139,9 @@ def _insert_tuples(
 ) -> None:
     values = driver_columns(conn, table, columns, rows)
     if conn.dialect.name == "postgresql":
-        if suffix:
-            _unnest_insert(conn, table, columns, values, suffix)
+        if suffix or _open_pipeline(conn) is not None:
+            # COPY has no place in a pipeline: there the rows go as arrays, sent.
+            _send(conn, *_unnest_statement(conn, table, columns, values, suffix))
         else:
             _copy_rows(conn, table, columns, values)
         return
@@ -214,9 +215,9 @@ def driver_rows(
     return its rows as tuples (none for a statement without rows).
 
     For the few statements every ingested feed runs: SQLAlchemy's execution costs ~0.1 ms per
-    statement, ten times what SQLite takes to run them. Only for statements whose parameters
-    and columns need no type processing (checked when a statement is first compiled); a list
-    value fills an expanding parameter.
+    statement, ten times what SQLite takes to run them. Parameters go through their types'
+    bind processors; only for statements whose columns need no result processing (checked
+    when a statement is first compiled). A list value fills an expanding parameter.
     """
     return _driver_execute(conn, *_driver_sql(conn, statement, params))
 
@@ -226,26 +227,153 @@ Request = tuple[sa.ClauseElement, dict[str, Any] | None]
 
 
 def driver_batch(conn: Connection, requests: Sequence[Request]) -> list[list[tuple[Any, ...]]]:
-    """`driver_rows` of each request, in order; on PostgreSQL in one round trip.
+    """`driver_rows` of each request, in order; on PostgreSQL in one round trip, together with
+    any writes `pipelined` holds back.
 
     Each statement is a round trip of its own otherwise, ~0.2 ms on a 2-core machine's loopback
     (most of it sending and waking the server), and a cold feed's ingest made twenty of them
-    one after another under the story lock. A psycopg pipeline sends the batch at once (with
-    the transaction's BEGIN) and reads the results as they come.
+    one after another under the story lock.
     """
     if conn.dialect.name != "postgresql" or len(requests) < 2:
         return [driver_rows(conn, statement, params) for statement, params in requests]
-    queries = [_driver_sql(conn, statement, params) for statement, params in requests]
-    driver = _driver(conn)
-    cursors = [driver.cursor() for _ in queries]
+    scoped = _open_pipeline(conn)
+    pipeline = scoped or _Pipeline(conn)
+    cursors: list[Any] = []
     try:
-        with _driver_errors(conn, queries[0][0]), driver.pipeline():
-            for cursor, (sql, args) in zip(cursors, queries, strict=True):
-                cursor.execute(sql, args)
-            return [[tuple(row) for row in cursor.fetchall()] for cursor in cursors]
+        for statement, params in requests:
+            cursors.append(pipeline.send(*_driver_sql(conn, statement, params), keep=True))
+        pipeline.settle()
+        return [_rows(cursor) for cursor in cursors]
+    except BaseException:
+        if scoped is None:
+            pipeline.abandon()
+        raise
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def driver_send(
+    conn: Connection, statement: sa.ClauseElement, params: dict[str, Any] | None = None
+) -> None:
+    """`driver_rows` of a statement whose result nobody reads: inside `pipelined`, on
+    PostgreSQL, sent without waiting for the server."""
+    _send(conn, *_driver_sql(conn, statement, params))
+
+
+_PIPELINE = "aggregator.pipeline"
+"""The key of a connection's open `_Pipeline` in its `info`."""
+
+
+@contextlib.contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the writes inside whose results nobody reads (`driver_send`, the inserts
+    here without RETURNING) go to the server without waiting for it; the next statement that
+    returns rows, or the end of the block, waits for them and itself in one round trip.
+
+    A cold feed's ingest wrote tags, features, band sets, search docs, the change counter and
+    the feed's outcome one round trip (COPY: two) after another under the story lock. A failed
+    write raises at that wait, as its own error; a statement SQLAlchemy runs waits first, so
+    it sees every write before it. Elsewhere, and on SQLite, statements run one by one.
+    """
+    if conn.dialect.name != "postgresql" or _PIPELINE in conn.info:
+        yield
+        return
+    pipeline = _Pipeline(conn)
+    conn.info[_PIPELINE] = pipeline
+    try:
+        yield
+        pipeline.settle()
+    except BaseException:
+        pipeline.abandon()
+        raise
+    finally:
+        del conn.info[_PIPELINE]
+
+
+def settle_before_execute(conn: Connection, *_args: Any) -> None:
+    """A `before_cursor_execute` listener: a statement SQLAlchemy runs inside `pipelined`
+    first waits for the writes sent before it."""
+    pipeline = conn.info.get(_PIPELINE)
+    if pipeline is not None:
+        pipeline.settle()
+
+
+class _Pipeline:
+    """A psycopg pipeline opened on the first statement sent and closed when they are settled:
+    the close sends one Sync and reads every result (one round trip)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._driver = _driver(conn)
+        self._error: type[Exception] = conn.dialect.loaded_dbapi.Error
+        self._block: Any = None
+        # each: the cursor, its SQL, whether the caller reads (and closes) it
+        self._sent: list[tuple[Any, str, bool]] = []
+
+    def send(
+        self, sql: str, params: dict[str, Any] | tuple[Any, ...], *, keep: bool = False
+    ) -> Any:
+        """Send a statement now; its cursor, if `keep` (the caller reads and closes it)."""
+        if self._block is None:
+            self._block = self._driver.pipeline()
+            self._block.__enter__()
+        cursor = self._driver.cursor()
+        self._sent.append((cursor, sql, keep))
+        try:
+            cursor.execute(sql, params)  # may raise an earlier statement's failure
+        except self._error as exc:
+            self._fail(exc)
+        return cursor
+
+    def pending(self) -> bool:
+        return self._block is not None
+
+    def settle(self) -> None:
+        """Wait for every statement sent; the first that failed is raised, with its SQL."""
+        block, self._block = self._block, None
+        if block is None:
+            return
+        try:
+            block.__exit__(None, None, None)
+        except self._error as exc:
+            self._fail(exc)
+        for cursor, _, keep in self._sent:
+            if not keep:
+                cursor.close()
+        self._sent = []
+
+    def abandon(self) -> None:
+        """Leave pipeline mode after a failure (the caller rolls back); results are dropped."""
+        block, sent = self._block, self._sent
+        self._block, self._sent = None, []
+        if block is not None:
+            with contextlib.suppress(self._error):  # the failure is being raised already
+                block.__exit__(None, None, None)
+        for cursor, _, _ in sent:
+            cursor.close()
+
+    def _fail(self, exc: Exception) -> NoReturn:
+        # Results come in order, and psycopg gives none to a failed statement or those after it.
+        failed = next((sql for cursor, sql, _ in self._sent if cursor.pgresult is None), "")
+        self.abandon()
+        raise sa.exc.DBAPIError.instance(failed, None, exc, self._error) from exc
+
+
+def _open_pipeline(conn: Connection) -> _Pipeline | None:
+    pipeline: _Pipeline | None = conn.info.get(_PIPELINE)
+    return pipeline
+
+
+def _send(conn: Connection, sql: str, params: dict[str, Any] | tuple[Any, ...]) -> None:
+    pipeline = _open_pipeline(conn)
+    if pipeline is None:
+        _driver_execute(conn, sql, params)
+    else:
+        pipeline.send(sql, params)
+
+
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
 def _driver_sql(
@@ -254,53 +382,65 @@ def _driver_sql(
     """The driver's SQL of a prebuilt statement and its arguments (see `driver_rows`)."""
     given = params or {}
     shape = tuple(sorted((k, len(v) if isinstance(v, list) else -1) for k, v in given.items()))
-    sql, order, defaults = _compiled(statement, conn.dialect, shape)
+    sql, order, defaults, processors = _compiled(statement, conn.dialect, shape)
     values = dict(defaults)
     for name, value in given.items():
+        process = processors.get(name)
         if isinstance(value, list):
-            values.update((f"{name}_{i}", item) for i, item in enumerate(value, 1))
+            items = value if process is None else [process(item) for item in value]
+            values.update((f"{name}_{i}", item) for i, item in enumerate(items, 1))
         else:
-            values[name] = value
+            values[name] = value if process is None else process(value)
     return sql, values if order is None else tuple(values[n] for n in order)
 
 
 def _driver_execute(
     conn: Connection, sql: str, params: dict[str, Any] | tuple[Any, ...]
 ) -> list[tuple[Any, ...]]:
-    """Run driver-level SQL in the connection's transaction; its rows as tuples, if any."""
+    """Run driver-level SQL in the connection's transaction; its rows as tuples, if any. Inside
+    `pipelined`, with writes pending, it goes with them (one round trip for all)."""
+    pipeline = _open_pipeline(conn)
+    if pipeline is not None and pipeline.pending():
+        cursor = pipeline.send(sql, params, keep=True)
+        try:
+            pipeline.settle()
+            return _rows(cursor)
+        finally:
+            cursor.close()
     with _driver_errors(conn, sql), contextlib.closing(_driver(conn).cursor()) as cursor:
         cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+        return _rows(cursor)
 
 
 @functools.lru_cache(maxsize=1024)
 def _compiled(
     statement: sa.ClauseElement, dialect: sa.Dialect, shape: tuple[tuple[str, int], ...]
-) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Callable[[Any], Any]]]:
     """The SQL of `statement` for parameters of this shape (name and list size, -1 for a single
-    value) with its lists rendered, the order of its parameters (None for a named paramstyle)
-    and the values the statement fixes itself."""
+    value) with its lists rendered, the order of its parameters (None for a named paramstyle),
+    the values the statement fixes itself and the bind processor of each parameter that has
+    one (a time's, say)."""
     sample = {name: None if size < 0 else [None] * size for name, size in shape}
-    compiled = statement.params(**sample).compile(
-        dialect=dialect, compile_kwargs={"render_postcompile": True}
-    )
+    compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    binds = [bind.type for bind in compiled.binds.values()]
     # A binary column comes back as the driver gives it (bytes, or a buffer: `bytes()` it).
     columns = [
         column.type
         for column in getattr(statement, "selected_columns", ())
         if not isinstance(column.type, sa.LargeBinary)
     ]
-    if any(kind.dialect_impl(dialect).bind_processor(dialect) for kind in binds) or any(
-        kind.dialect_impl(dialect).result_processor(dialect, None) for kind in columns
-    ):
-        raise ValueError("driver_rows takes only statements without type processing")
+    if any(kind.dialect_impl(dialect).result_processor(dialect, None) for kind in columns):
+        raise ValueError("driver_rows takes only statements whose rows need no processing")
+    processors = {
+        name: process
+        for name, bind in compiled.binds.items()
+        if name in sample and (process := _bind_processor(bind.type, dialect)) is not None
+    }
     # The values the statement fixes itself (a LIMIT's, say), without the caller's parameters.
-    fixed = statement.compile(dialect=dialect).params
-    defaults = {name: value for name, value in fixed.items() if name not in sample}
-    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return compiled.string, order, defaults
+    defaults = {name: value for name, value in compiled.params.items() if name not in sample}
+    expanded = compiled.construct_expanded_state({**defaults, **sample})
+    order = tuple(expanded.positiontup) if expanded.positiontup is not None else None
+    return expanded.statement, order, defaults, processors
 
 
 def _driver(conn: Connection) -> Any:
@@ -334,8 +474,18 @@ def _unnest_insert(
     values: Sequence[list[object]],
     suffix: str,
 ) -> list[tuple[Any, ...]]:
+    return _driver_execute(conn, *_unnest_statement(conn, table, columns, values, suffix))
+
+
+def _unnest_statement(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    values: Sequence[list[object]],
+    suffix: str,
+) -> tuple[str, dict[str, Any]]:
     sql = _unnest_sql(table, tuple(columns), suffix, conn.dialect)
-    return _driver_execute(conn, sql, {f"a{i}": column for i, column in enumerate(values)})
+    return sql, {f"a{i}": column for i, column in enumerate(values)}
 
 
 @functools.lru_cache(maxsize=256)

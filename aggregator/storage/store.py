@@ -42,7 +42,13 @@ from aggregator.errors import StorageError
 from aggregator.storage import bulk, leases, near, outcomes, outputs, reads, tags, writes
 from aggregator.storage import engine as engines
 from aggregator.storage.schema import feeds, items, stories
-from aggregator.storage.sql import chunked, driver_batch, insert_ignore, rows_per_statement
+from aggregator.storage.sql import (
+    chunked,
+    driver_batch,
+    insert_ignore,
+    pipelined,
+    rows_per_statement,
+)
 
 NEAR_WINDOW = timedelta(days=7)
 """The default time window of near-duplicate candidates."""
@@ -409,7 +415,9 @@ class Storage:
         """
         read_own = False
         try:
-            with self._write() as conn:
+            # Pipelined: the plan's writes, the outcome and the band refresh's read go to
+            # PostgreSQL together, one round trip where each was one or two.
+            with self._write() as conn, pipelined(conn):
                 found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
                 result = writes.apply_plan(conn, feed_id, decide(found), now)
                 if outcome is not None:

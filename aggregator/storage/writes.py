@@ -18,7 +18,13 @@ from aggregator.storage.schema import (
     stories,
     story_topics,
 )
-from aggregator.storage.sql import bounded, chunked, insert_ignore_returning, insert_ignore_rows
+from aggregator.storage.sql import (
+    bounded,
+    chunked,
+    driver_send,
+    insert_ignore_returning,
+    insert_ignore_rows,
+)
 
 ENTRY_COLUMNS = (
     "guid",
@@ -46,11 +52,13 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
     # so every story keeps at least one item.
     orphans = created - touched
     _delete_stories(conn, orphans)
-    _touch_stories(conn, touched - created, now)
     # The tag rows repeat their story's time: known for the stories created here, one read
     # for the others serves both tag tables.
     published = {sid: created_published[sid] for _, sid in inserted if sid in created_published}
     published.update(tags.published_times(conn, {sid for _, sid in inserted} - published.keys()))
+    # Reads end here: the writes below wait for nothing (`sql.pipelined`).
+    updated = _apply_changes(conn, feed_id, plan.changed_items, now)
+    _touch_stories(conn, touched - created, now)
     _add_topics(conn, [(sid, topic) for item, sid in inserted for topic in item.topics], published)
     tags.add_areas(
         conn,
@@ -59,7 +67,6 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
         published,
     )
     near.store_new(conn, inserted_ids)
-    updated = _apply_changes(conn, feed_id, plan.changed_items, now)
     outputs.index_terms(conn, [(sid, item.entry, item.features) for item, sid in inserted])
     if inserted or updated:
         outputs.bump_version(conn)
@@ -174,7 +181,7 @@ _TOUCH_STORIES = (
 
 def _touch_stories(conn: Connection, story_ids: Iterable[int], now: datetime) -> None:
     for ids in chunked(sorted(story_ids)):
-        conn.execute(_TOUCH_STORIES, {"ids": ids, "now": now})
+        driver_send(conn, _TOUCH_STORIES, {"ids": ids, "now": now})
 
 
 def _add_topics(

@@ -19,10 +19,12 @@ from aggregator.storage.sql import (
     Request,
     driver_batch,
     driver_rows,
+    driver_send,
     insert_all,
     insert_ignore_returning,
     insert_ignore_rows,
     insert_ignore_tuples,
+    pipelined,
 )
 
 MSK = timezone(timedelta(hours=3))
@@ -43,6 +45,7 @@ blobs = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=True),
     sa.Column("at", UTCDateTime, nullable=False),
 )
+ODD_KEYS = ["станция «Зюзино»", 'кавычки "двойные"', "{скобки}, запятые", "NULL"]
 ODD_BYTES = [b"", b"\x00\xff\\\"'{},", bytes(range(256)), None]
 
 
@@ -118,11 +121,10 @@ def _stored_blobs(engine: Engine) -> list[tuple[object, ...]]:
 
 def test_insert_all_stores_bytes_and_times_as_sqlalchemy_does(engine: Engine) -> None:
     at = datetime(2026, 11, 29, 15, 0, 30, tzinfo=MSK)
-    keys = ["станция «Зюзино»", 'кавычки "двойные"', "{скобки}, запятые", "NULL"]
     with engine.begin() as conn:
-        insert_all(conn, blobs, _blob_rows(keys, at))
+        insert_all(conn, blobs, _blob_rows(ODD_KEYS, at))
         insert_all(conn, blobs, [])
-    expected = [(row["key"], row["data"], at.astimezone(UTC)) for row in _blob_rows(keys, at)]
+    expected = [(row["key"], row["data"], at.astimezone(UTC)) for row in _blob_rows(ODD_KEYS, at)]
     assert _stored_blobs(engine) == sorted(expected, key=lambda row: str(row[0]))
 
 
@@ -200,9 +202,20 @@ def test_driver_rows_writes_in_the_callers_transaction(engine: Engine) -> None:
     assert _stored(engine) == [("парк", 8, None)]
 
 
-def test_driver_rows_refuses_a_statement_that_needs_type_processing(engine: Engine) -> None:
-    with engine.connect() as conn, pytest.raises(ValueError, match="type processing"):
+def test_driver_rows_refuses_a_statement_whose_rows_need_processing(engine: Engine) -> None:
+    with engine.connect() as conn, pytest.raises(ValueError, match="need no processing"):
         driver_rows(conn, sa.select(probe.c.at), {})
+
+
+def test_driver_parameters_go_through_their_types(engine: Engine) -> None:
+    insert = sa.insert(probe).values(
+        term=sa.bindparam("term"), number=sa.bindparam("number"), at=sa.bindparam("at")
+    )
+    with engine.begin() as conn:
+        driver_send(
+            conn, insert, {"term": "парк", "number": 1, "at": datetime(2026, 5, 1, 12, tzinfo=MSK)}
+        )
+    assert _stored(engine) == [("парк", 1, datetime(2026, 5, 1, 9, tzinfo=UTC))]
 
 
 def test_a_driver_rows_error_comes_out_as_sqlalchemys(engine: Engine) -> None:
@@ -278,3 +291,64 @@ def test_a_failing_statement_fails_its_batch_and_leaves_the_engine_usable(engine
     assert _stored(engine) == []  # the transaction rolled back, the insert with it
     with engine.begin() as conn:
         assert driver_batch(conn, [(_PROBE_COUNT, None), (_PROBE_COUNT, None)]) == [[(0,)], [(0,)]]
+
+
+# --- pipelined writes ---------------------------------------------------------------------------
+
+_PROBE_INSERT = sa.text(f"INSERT INTO {probe.name} (term, number) VALUES (:term, :number)")
+
+
+def test_pipelined_writes_are_seen_by_the_reads_after_them(engine: Engine) -> None:
+    at = datetime(2026, 3, 1, 7, tzinfo=UTC)
+    with engine.begin() as conn, pipelined(conn):
+        insert_ignore_tuples(conn, probe, COLUMNS, [("метро", 1, at), ("парк", 2, None)])
+        # Sent as arrays, not by COPY: the same odd values come back.
+        insert_all(conn, blobs, _blob_rows(ODD_KEYS, at))
+        driver_send(conn, _PROBE_INSERT, {"term": "школа", "number": 3})
+        assert driver_rows(conn, _PROBE_COUNT) == [(3,)]  # the driver's read waits for them
+        driver_send(conn, _PROBE_INSERT, {"term": "сквер", "number": 4})
+        assert conn.execute(_PROBE_COUNT).scalar_one() == 4  # so does SQLAlchemy's
+        driver_send(conn, _PROBE_INSERT, {"term": "лес", "number": 5})
+        batched = driver_batch(conn, [(_PROBE_COUNT, None), (_PROBE_TERMS, {"terms": ["лес"]})])
+        assert batched == [[(5,)], [("лес", 5)]]
+        driver_send(conn, _PROBE_INSERT, {"term": "пруд", "number": 6})  # settled at the end
+    assert [row[:2] for row in _stored(engine)] == [
+        ("лес", 5),
+        ("метро", 1),
+        ("парк", 2),
+        ("пруд", 6),
+        ("сквер", 4),
+        ("школа", 3),
+    ]
+    assert _stored(engine)[1][2] == at
+    expected = [(row["key"], row["data"], at) for row in _blob_rows(ODD_KEYS, at)]
+    assert _stored_blobs(engine) == sorted(expected, key=lambda row: str(row[0]))
+
+
+def test_a_failed_pipelined_write_fails_the_transaction_with_its_own_statement(
+    engine: Engine,
+) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as failure, engine.begin() as conn, pipelined(conn):
+        driver_send(conn, _PROBE_INSERT, {"term": "парк", "number": 1})
+        driver_send(conn, _PROBE_INSERT, {"term": "парк", "number": 1})  # a duplicate key
+        driver_send(conn, _PROBE_INSERT, {"term": "пруд", "number": 2})
+        driver_rows(conn, _PROBE_COUNT)
+    assert "INSERT INTO raw_insert_probe" in str(failure.value)
+    assert _stored(engine) == []
+    with engine.begin() as conn, pipelined(conn):  # the engine and its connection go on
+        driver_send(conn, _PROBE_INSERT, {"term": "сквер", "number": 3})
+    assert _stored(engine) == [("сквер", 3, None)]
+
+
+def test_an_error_inside_pipelined_rolls_its_writes_back(engine: Engine) -> None:
+    with (
+        pytest.raises(RuntimeError, match="plan failed"),
+        engine.begin() as conn,
+        pipelined(conn),
+    ):
+        driver_send(conn, _PROBE_INSERT, {"term": "парк", "number": 1})
+        raise RuntimeError("plan failed")
+    assert _stored(engine) == []
+    with engine.begin() as conn, pipelined(conn):
+        driver_send(conn, _PROBE_INSERT, {"term": "пруд", "number": 2})
+    assert _stored(engine) == [("пруд", 2, None)]
