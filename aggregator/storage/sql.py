@@ -266,7 +266,7 @@ _PIPELINE = "aggregator.pipeline"
 
 
 @contextlib.contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
+def pipelined(conn: Connection) -> Iterator[Pipelined]:
     """On PostgreSQL, the writes inside whose results nobody reads (`driver_send`, the inserts
     here without RETURNING) go to the server without waiting for it; the next statement that
     returns rows, or the end of the block, waits for them and itself in one round trip.
@@ -277,18 +277,54 @@ def pipelined(conn: Connection) -> Iterator[None]:
     it sees every write before it. Elsewhere, and on SQLite, statements run one by one.
     """
     if conn.dialect.name != "postgresql" or _PIPELINE in conn.info:
-        yield
+        yield Pipelined(conn, None)
         return
     pipeline = _Pipeline(conn)
     conn.info[_PIPELINE] = pipeline
     try:
-        yield
+        yield Pipelined(conn, pipeline)
         pipeline.settle()
     except BaseException:
         pipeline.abandon()
         raise
     finally:
         del conn.info[_PIPELINE]
+
+
+class Pipelined:
+    """What `pipelined` gives its block: reads whose rows are wanted later, and a commit that
+    goes with the writes before it."""
+
+    def __init__(self, conn: Connection, pipeline: _Pipeline | None) -> None:
+        self._conn = conn
+        self._pipeline = pipeline
+
+    def read_later(self, request: Request) -> Callable[[], list[tuple[Any, ...]]]:
+        """Send a read now; its rows when called (on PostgreSQL, after the writes have settled:
+        `commit` brings them without a round trip of their own)."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            found = driver_rows(self._conn, *request)
+            return lambda: found
+        cursor = pipeline.send(*_driver_sql(self._conn, *request), keep=True)
+
+        def settled_rows() -> list[tuple[Any, ...]]:
+            try:
+                pipeline.settle()
+                return _rows(cursor)
+            finally:
+                cursor.close()
+
+        return settled_rows
+
+    def commit(self) -> None:
+        """PostgreSQL: commit now, with the statements still pending, in one round trip (the
+        transaction block's own commit then has nothing left to do; what runs after this is a
+        transaction of its own). Elsewhere the transaction block commits as usual."""
+        if self._pipeline is not None:
+            # Sent as a statement: psycopg's commit() would add a round trip (a Sync of its own).
+            self._pipeline.send("COMMIT", (), prepare=False)
+            self._pipeline.settle()
 
 
 def settle_before_execute(conn: Connection, *_args: Any) -> None:
@@ -311,16 +347,22 @@ class _Pipeline:
         self._sent: list[tuple[Any, str, bool]] = []
 
     def send(
-        self, sql: str, params: dict[str, Any] | tuple[Any, ...], *, keep: bool = False
+        self,
+        sql: str,
+        params: dict[str, Any] | tuple[Any, ...],
+        *,
+        keep: bool = False,
+        prepare: bool | None = None,
     ) -> Any:
-        """Send a statement now; its cursor, if `keep` (the caller reads and closes it)."""
+        """Send a statement now; its cursor, if `keep` (the caller reads and closes it).
+        `prepare` as psycopg's (None: prepared once it has run a few times)."""
         if self._block is None:
             self._block = self._driver.pipeline()
             self._block.__enter__()
         cursor = self._driver.cursor()
         self._sent.append((cursor, sql, keep))
         try:
-            cursor.execute(sql, params)  # may raise an earlier statement's failure
+            cursor.execute(sql, params, prepare=prepare)  # may raise an earlier failure
         except self._error as exc:
             self._fail(exc)
         return cursor

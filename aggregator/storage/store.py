@@ -413,23 +413,25 @@ class Storage:
         SQLite), so each plans against the stories the other has just created. `outcome`, the
         attempt that fetched the entries, is recorded in the same transaction.
         """
-        read_own = False
+        own_rows = None
         try:
-            # Pipelined: the plan's writes, the outcome and the band refresh's read go to
-            # PostgreSQL together, one round trip where each was one or two.
-            with self._write() as conn, pipelined(conn):
+            # Pipelined: the plan's writes, the outcome, the band refresh's read and the commit
+            # go to PostgreSQL together, one round trip where each was one or two.
+            with self._write() as conn, pipelined(conn) as batch:
                 found = _candidates(conn, self._bands, feed_id, entries, band_keys, window)
                 result = writes.apply_plan(conn, feed_id, decide(found), now)
                 if outcome is not None:
                     outcomes.write(conn, [outcome])
                 if result.new_items or result.updated_items:
-                    # The index takes this transaction's own band sets before it commits, which
-                    # saves a read transaction per feed; should the commit fail, it starts over.
-                    read_own = True
-                    self._bands.refresh(conn)
+                    # The index reads this transaction's own band sets with its commit, which
+                    # saves a read transaction per feed.
+                    own_rows = batch.read_later(self._bands.catch_up_request())
+                batch.commit()
+                if own_rows is not None:
+                    self._bands.caught_up(conn, own_rows())
         except BaseException:
-            if read_own:
-                self._bands.reset()
+            if own_rows is not None:
+                self._bands.reset()  # it may hold band sets whose commit failed: start over
             raise
         if self._statistics.due(result.new_items, self._estimated_items):
             self._start_analyze()

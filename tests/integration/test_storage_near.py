@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from aggregator.domain import (
     StoryQuery,
     UpdatePlan,
 )
+from aggregator.errors import StorageError
 from aggregator.render import entry_id
 from aggregator.scheduler import UpdateScheduler
 from aggregator.search import query_words
@@ -172,21 +174,48 @@ def test_pruning_also_forgets_the_bands_held_in_memory(storage: Storage) -> None
     assert storage.candidates(UVAO, [probe], keys).near == ()
 
 
+_REFUSE_COMMIT = [
+    "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$ BEGIN RAISE EXCEPTION 'the disk is full'; END $$",
+    "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON band_sets"
+    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
+]
+
+
+@contextmanager
+def _commits_refused(storage: Storage) -> Iterator[None]:
+    """Every write transaction's commit fails: on PostgreSQL by a deferred trigger (the commit
+    goes with the ingest's last statements), on SQLite at SQLAlchemy's commit."""
+
+    def refuse(_conn: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    if storage._engine.dialect.name != "postgresql":
+        sa.event.listen(storage._engine, "commit", refuse)
+        try:
+            yield
+        finally:
+            sa.event.remove(storage._engine, "commit", refuse)
+        return
+    with storage._engine.begin() as conn:
+        for statement in _REFUSE_COMMIT:
+            conn.execute(sa.text(statement))
+    try:
+        yield
+    finally:
+        with storage._engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse_commit ON band_sets"))
+            conn.execute(sa.text("DROP FUNCTION refuse_commit()"))
+
+
 def test_a_failed_commit_leaves_none_of_its_bands_in_memory(storage: Storage) -> None:
     ingest(storage, KUZMINKI, [entry("k1", *METRO)])
     held = storage.band_index_rows()
     rink = entry("m1", "Каток откроется в парке «Кузьминки»", "Вход свободный, прокат коньков.")
 
-    def refuse(_conn: object) -> None:
-        raise RuntimeError("the disk is full")
-
-    # The index takes a transaction's own band sets before the commit; this one never lands.
-    sa.event.listen(storage._engine, "commit", refuse)
-    try:
-        with pytest.raises(RuntimeError):
-            ingest(storage, M24, [rink])
-    finally:
-        sa.event.remove(storage._engine, "commit", refuse)
+    # The index takes a transaction's own band sets with its commit; this one never lands.
+    with _commits_refused(storage), pytest.raises((RuntimeError, StorageError), match="disk"):
+        ingest(storage, M24, [rink])
     assert rows(storage, "band_sets") == 1
     keys = {rink.key: dedupe.entry_features(rink).band_keys}
     assert storage.candidates(UVAO, [rink], keys).near == ()

@@ -1,5 +1,6 @@
 """A pooled PostgreSQL connection whose server process went away (a server restart, an admin's
-pg_terminate_backend) is replaced at checkout instead of failing the next call."""
+pg_terminate_backend) is replaced at checkout instead of failing the next call, once it has
+rested (`engine.PING_AFTER_IDLE`); one taken back at once fails one statement instead."""
 
 from __future__ import annotations
 
@@ -38,11 +39,25 @@ def _terminate(url: str, pid: int) -> None:
         admin.dispose()
 
 
-def test_a_pooled_connection_whose_server_process_died_is_replaced(
-    engine: Engine, postgres_url: str
+def test_a_rested_connection_whose_server_process_died_is_replaced(
+    engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE", 0.0)  # every pooled connection has rested
     pid = _pooled_pid(engine)
     _terminate(postgres_url, pid)
 
+    with engine.connect() as conn:
+        assert conn.execute(PID).scalar_one() != pid
+
+
+def test_a_connection_taken_back_at_once_fails_one_statement_then_is_replaced(
+    engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE", 3600.0)  # no checkout pings
+    pid = _pooled_pid(engine)
+    _terminate(postgres_url, pid)
+
+    with pytest.raises(sa.exc.OperationalError), engine.connect() as conn:
+        conn.execute(PID)
     with engine.connect() as conn:
         assert conn.execute(PID).scalar_one() != pid
