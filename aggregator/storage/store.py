@@ -41,7 +41,7 @@ from aggregator.domain import (
 from aggregator.errors import StorageError
 from aggregator.storage import bulk, leases, near, outcomes, outputs, reads, tags, writes
 from aggregator.storage import engine as engines
-from aggregator.storage.schema import feeds, items, stories
+from aggregator.storage.schema import analyze_statement, feeds, items, stories
 from aggregator.storage.sql import (
     chunked,
     driver_batch,
@@ -508,7 +508,7 @@ class Storage:
         """Refresh the planner's statistics (ANALYZE), e.g. after a bulk load: without them
         PostgreSQL may scan a tag table instead of using its primary key."""
         with self._write() as conn:
-            conn.execute(sa.text("ANALYZE"))
+            conn.execute(sa.text(analyze_statement(conn.dialect.name)))
 
     @_guarded
     def change_version(self) -> int:

@@ -11,10 +11,11 @@ from sqlalchemy.engine import Connection
 from aggregator.domain import ApplyResult, ChangedItem, Entry, NewItem, UpdatePlan
 from aggregator.storage import near, outputs, tags
 from aggregator.storage.schema import (
+    DERIVED_TABLES,
     VIA_MENTION,
     VIA_SOURCE,
-    band_sets,
     items,
+    search_docs,
     stories,
     story_topics,
 )
@@ -167,8 +168,10 @@ def _insert_items(
 def _delete_stories(conn: Connection, story_ids: Iterable[int]) -> None:
     """Delete stories with their rows; the derived tables have no cascading foreign key."""
     for ids in chunked(story_ids):
-        conn.execute(sa.delete(band_sets).where(band_sets.c.story_id.in_(ids)))
-        outputs.remove_docs(conn, ids)
+        outputs.remove_docs(conn, ids)  # search docs: on SQLite with their full-text entries
+        for table in DERIVED_TABLES:
+            if table is not search_docs:
+                conn.execute(sa.delete(table).where(table.c.story_id.in_(ids)))
         conn.execute(sa.delete(stories).where(stories.c.id.in_(ids)))
 
 

@@ -31,10 +31,17 @@ from aggregator.render import entry_id
 from aggregator.scheduler import UpdateScheduler
 from aggregator.search import query_words
 from aggregator.similarity import Thresholds
-from aggregator.storage import Storage, near, writes
+from aggregator.storage import Storage, near, tags, writes
 from aggregator.storage import engine as engine_module
-from aggregator.storage.schema import DERIVED_TABLES, band_sets, items
-from aggregator.storage.sql import driver_rows
+from aggregator.storage.schema import (
+    DERIVED_TABLES,
+    VIA_MENTION,
+    VIA_SOURCE,
+    band_sets,
+    items,
+    story_topics,
+)
+from aggregator.storage.sql import driver_rows, insert_ignore_rows
 from aggregator.update import Updater
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -350,10 +357,17 @@ def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage)
 
 
 def test_deleting_a_story_deletes_its_band_and_stem_rows(storage: Storage) -> None:
-    """The band and stem tables have no cascading foreign key: the delete path clears them."""
+    """The band, search and tag tables have no cascading foreign key: the delete path clears
+    them."""
     ingest(storage, KUZMINKI, [entry("k1", *METRO)])
     ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
     metro, parking = sorted(s.id for s in storage.stories(StoryQuery()))
+    with storage._engine.begin() as conn:
+        published = tags.published_times(conn, [metro, parking])
+        pairs = [(metro, "transport"), (parking, "transport")]
+        insert_ignore_rows(conn, story_topics, tags.tag_rows(conn, "topic", pairs, published))
+        areas = [(metro, "kuzminki", VIA_SOURCE), (parking, "tverskoy", VIA_MENTION)]
+        tags.add_areas(conn, areas, published)
     with storage._engine.begin() as conn:
         conn.execute(sa.delete(items).where(items.c.story_id == metro))
         writes._delete_stories(conn, [metro])
@@ -395,6 +409,21 @@ def test_statistics_are_refreshed_each_time_the_items_table_doubles(
         assert seen == [-1.0, 2.0, 2.0, 4.0]
     else:
         assert seen == [None] * 4  # SQLite plans well without statistics: never analyzed
+
+
+def test_analyze_leaves_out_the_columns_no_query_filters_on(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO), entry("k2", *METRO_REPRINT)])
+    storage.analyze()
+    if storage._engine.dialect.name != "postgresql":
+        return  # SQLite's ANALYZE has no column list
+    query = sa.text("SELECT tablename, attname FROM pg_stats WHERE schemaname = 'public'")
+    with storage._engine.connect() as conn:
+        analyzed = {(table, column) for table, column in conn.execute(query)}
+    assert {("items", "entry_key"), ("items", "story_id"), ("stories", "published_at")} <= analyzed
+    assert ("feeds", "district") in analyzed and ("band_sets", "story_id") in analyzed
+    assert not {("items", "content_html"), ("stories", "summary"), ("band_sets", "band_keys")} & (
+        analyzed
+    )
 
 
 def _band_stories(storage: Storage) -> list[int]:

@@ -172,9 +172,10 @@ def _probe(link: str) -> Entry:
     )
 
 
-def test_migrations_form_one_chain_ending_in_the_story_index_drop() -> None:
+def test_migrations_form_one_chain_ending_in_the_tag_key_drop() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
-    assert scripts.get_heads() == ["0009"]
+    assert scripts.get_heads() == ["0010"]
+    assert scripts.get_revision("0010").down_revision == "0009"
     assert scripts.get_revision("0009").down_revision == "0008"
     assert scripts.get_revision("0008").down_revision == "0007"
     assert scripts.get_revision("0007").down_revision == "0006"
