@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -128,6 +129,65 @@ def insert_ignore_tuples(
     """
     if rows:
         _insert_tuples(conn, table, columns, rows, on_conflict or "ON CONFLICT DO NOTHING")
+
+
+@dataclasses.dataclass(frozen=True)
+class Copied:
+    """Columns an insert copies from another table's row: the row whose `key` equals the
+    inserted column `by`; an inserted row without one is skipped."""
+
+    table: sa.Table
+    key: str
+    by: str
+    columns: tuple[str, ...]
+
+
+def insert_ignore_copying(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+    copied: Copied,
+    on_conflict: str = "",
+) -> None:
+    """`insert_ignore_tuples`, with `copied`'s columns taken by the server from the rows they
+    point to (a tag's story time: no read before the insert). Rows go in the order given."""
+    if not rows:
+        return
+    suffix = on_conflict or "ON CONFLICT DO NOTHING"
+    values = driver_columns(conn, table, columns, rows)
+    if conn.dialect.name == "postgresql":
+        sql = _unnest_copying_sql(table, tuple(columns), copied, suffix, conn.dialect)
+        _send(conn, sql, {f"a{i}": column for i, column in enumerate(values)})
+        return
+    given = ", ".join("?" * len(columns))
+    taken = ", ".join(f"s.{name}" for name in copied.columns)
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join([*columns, *copied.columns])})"
+        f" SELECT {given}, {taken} FROM {copied.table.name} s WHERE s.{copied.key} = ? {suffix}"
+    )
+    by = list(columns).index(copied.by)
+    with _driver_errors(conn, statement):
+        _driver(conn).executemany(statement, [(*row, row[by]) for row in zip(*values, strict=True)])
+
+
+@functools.lru_cache(maxsize=64)
+def _unnest_copying_sql(
+    table: sa.Table, columns: tuple[str, ...], copied: Copied, suffix: str, dialect: sa.Dialect
+) -> str:
+    """PostgreSQL: `_unnest_sql` joined to the rows `copied` takes its columns from."""
+    arrays = ", ".join(
+        f"CAST(%(a{i})b AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for i, name in enumerate(columns)
+    )
+    given = ", ".join(f"u.{name}" for name in columns)
+    taken = ", ".join(f"s.{name}" for name in copied.columns)
+    return (
+        f"INSERT INTO {table.name} ({', '.join([*columns, *copied.columns])})"
+        f" SELECT {given}, {taken} FROM unnest({arrays}) WITH ORDINALITY"
+        f" AS u({', '.join(columns)}, n) JOIN {copied.table.name} s"
+        f" ON s.{copied.key} = u.{copied.by} ORDER BY u.n " + suffix.replace("%", "%%")
+    )
 
 
 def _insert_tuples(

@@ -3,7 +3,7 @@ reclassifying and explaining stored stories need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from aggregator.storage.schema import (
     story_areas,
     story_topics,
 )
-from aggregator.storage.sql import chunked, insert_ignore_rows
+from aggregator.storage.sql import Copied, chunked, insert_ignore_copying
 
 
 def join_categories(categories: Sequence[str]) -> str | None:
@@ -32,62 +32,32 @@ def split_categories(stored: str | None) -> tuple[str, ...]:
     return tuple(stored.split("\n")) if stored else ()
 
 
-_PUBLISHED_TIMES = sa.select(stories.c.id, stories.c.published_at).where(
-    stories.c.id.in_(sa.bindparam("ids", expanding=True))
-)
-"""Built once: it runs for most ingested feeds, and building it costs more than running it."""
+STORY_TIME = Copied(stories, "id", "story_id", ("published_at",))
+"""A tag row repeats its story's publication time (for the feed indexes); the insert copies it
+from the story, so a feed's tags need no read of the times of stories stored before."""
 
 
-def published_times(conn: Connection, story_ids: Iterable[int]) -> dict[int, datetime]:
-    """Each existing story's publication time, which its tag rows repeat for the feed indexes."""
-    found: dict[int, datetime] = {}
-    for batch in chunked(sorted(set(story_ids))):
-        rows = conn.execute(_PUBLISHED_TIMES, {"ids": batch})
-        found.update((story_id, published) for story_id, published in rows)
-    return found
+def add_topics(conn: Connection, pairs: Iterable[tuple[int, str]]) -> None:
+    """Insert-or-ignore (story, topic) tags, in order; a tag is never removed from a story, and
+    a story that is gone gets none."""
+    insert_ignore_copying(conn, story_topics, ["story_id", "topic"], sorted(set(pairs)), STORY_TIME)
 
 
-def tag_rows(
-    conn: Connection,
-    column: str,
-    pairs: Iterable[tuple[int, str]],
-    published: Mapping[int, datetime] | None = None,
-) -> list[dict[str, object]]:
-    """Rows for a tag table from (story, tag) pairs, sorted, each with its story's time (from
-    `published` when the caller has read them already)."""
-    unique = sorted(set(pairs))
-    if published is None:
-        published = published_times(conn, (story_id for story_id, _ in unique))
-    return [
-        {"story_id": sid, column: tag, "published_at": published[sid]}
-        for sid, tag in unique
-        if sid in published
-    ]
-
-
-def add_areas(
-    conn: Connection,
-    rows: Iterable[tuple[int, str, str]],
-    published: Mapping[int, datetime] | None = None,
-) -> None:
+def add_areas(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> None:
     """Attach (story, area, via) tags; a source tag wins over a mention of the same area."""
     by_key: dict[tuple[int, str], str] = {}
     for story_id, area, via in rows:
         if by_key.get((story_id, area)) != VIA_SOURCE:
             by_key[(story_id, area)] = via
-    if published is None:
-        published = published_times(conn, (story_id for story_id, _ in by_key))
-    tagged = [
-        {"story_id": s, "area": a, "via": v, "published_at": published[s]}
-        for (s, a), v in sorted(by_key.items())
-        if s in published
-    ]
+    tagged = [(s, a, v) for (s, a), v in sorted(by_key.items())]
     # One statement for both kinds (a key comes once): a source tag replaces a stored mention,
     # a mention leaves a stored tag as it is.
-    insert_ignore_rows(
+    insert_ignore_copying(
         conn,
         story_areas,
+        ["story_id", "area", "via"],
         tagged,
+        STORY_TIME,
         "ON CONFLICT (story_id, area) DO UPDATE SET via = excluded.via"
         f" WHERE excluded.via = '{VIA_SOURCE}'",
     )
@@ -175,6 +145,5 @@ def retag(conn: Connection, retags: Sequence[Retag]) -> None:
                 story_areas.c.story_id.in_(ids), story_areas.c.via == VIA_MENTION
             )
         )
-    topic_rows = tag_rows(conn, "topic", ((r.story_id, t) for r in retags for t in r.topics))
-    insert_ignore_rows(conn, story_topics, topic_rows)
+    add_topics(conn, ((r.story_id, t) for r in retags for t in r.topics))
     add_areas(conn, [(r.story_id, a, VIA_MENTION) for r in retags for a in r.mentioned])

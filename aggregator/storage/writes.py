@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,14 +17,12 @@ from aggregator.storage.schema import (
     items,
     search_docs,
     stories,
-    story_topics,
 )
 from aggregator.storage.sql import (
     bounded,
     chunked,
     driver_send,
     insert_ignore_returning,
-    insert_ignore_rows,
 )
 
 ENTRY_COLUMNS = (
@@ -45,7 +43,7 @@ ENTRY_COLUMNS = (
 
 def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) -> ApplyResult:
     """Apply `plan` inside the caller's transaction and count what it changed."""
-    story_ids, created, created_published = _resolve_stories(conn, plan.new_items, now)
+    story_ids, created = _resolve_stories(conn, plan.new_items, now)
     inserted_ids = _insert_items(conn, feed_id, plan.new_items, story_ids, now)
     inserted = [(item, story_id) for item, story_id, _ in inserted_ids]
     touched = {story_id for _, story_id in inserted}
@@ -53,19 +51,14 @@ def apply_plan(conn: Connection, feed_id: int, plan: UpdatePlan, now: datetime) 
     # so every story keeps at least one item.
     orphans = created - touched
     _delete_stories(conn, orphans)
-    # The tag rows repeat their story's time: known for the stories created here, one read
-    # for the others serves both tag tables.
-    published = {sid: created_published[sid] for _, sid in inserted if sid in created_published}
-    published.update(tags.published_times(conn, {sid for _, sid in inserted} - published.keys()))
     # Reads end here: the writes below wait for nothing (`sql.pipelined`).
     updated = _apply_changes(conn, feed_id, plan.changed_items, now)
     _touch_stories(conn, touched - created, now)
-    _add_topics(conn, [(sid, topic) for item, sid in inserted for topic in item.topics], published)
+    tags.add_topics(conn, [(sid, topic) for item, sid in inserted for topic in item.topics])
     tags.add_areas(
         conn,
         [(sid, area, VIA_SOURCE) for item, sid in inserted for area in item.areas]
         + [(sid, area, VIA_MENTION) for item, sid in inserted for area in item.mentioned],
-        published,
     )
     near.store_new(conn, inserted_ids)
     outputs.index_terms(conn, [(sid, item.entry, item.features) for item, sid in inserted])
@@ -91,9 +84,8 @@ def _story_row(key: str, entry: Entry, now: datetime) -> dict[str, object]:
 
 def _resolve_stories(
     conn: Connection, new_items: Sequence[NewItem], now: datetime
-) -> tuple[list[int], set[int], dict[int, datetime]]:
-    """The story id of each new item (creating keyed stories once), the ids created here and
-    the publication time of each of those."""
+) -> tuple[list[int], set[int]]:
+    """The story id of each new item (creating keyed stories once) and the ids created here."""
     leads: dict[str, Entry] = {}
     for item in new_items:
         if item.story_id is None:
@@ -107,7 +99,6 @@ def _resolve_stories(
         returned = insert_ignore_returning(conn, stories, ["key"], rows, ["key", "id"])
         by_key.update((key, story_id) for key, story_id in returned)
     created = set(by_key.values())
-    published = {by_key[key]: leads[key].published for key in by_key}
     # Keys that existed already (another feed's story, or a concurrent worker's) are read.
     for keys in chunked([key for key in leads if key not in by_key]):
         found = conn.execute(sa.select(stories.c.key, stories.c.id).where(stories.c.key.in_(keys)))
@@ -116,7 +107,7 @@ def _resolve_stories(
         item.story_id if item.story_id is not None else by_key[bounded(item.new_story_key or "")]
         for item in new_items
     ]
-    return ids, created, published
+    return ids, created
 
 
 def _entry_fields(entry: Entry) -> dict[str, object]:
@@ -187,13 +178,6 @@ def _touch_stories(conn: Connection, story_ids: Iterable[int], now: datetime) ->
         driver_send(conn, _TOUCH_STORIES, {"ids": ids, "now": now})
 
 
-def _add_topics(
-    conn: Connection, pairs: Iterable[tuple[int, str]], published: Mapping[int, datetime]
-) -> None:
-    """Insert-or-ignore (story, topic) tags; a tag is never removed from a story."""
-    insert_ignore_rows(conn, story_topics, tags.tag_rows(conn, "topic", pairs, published))
-
-
 def _apply_changes(
     conn: Connection, feed_id: int, changed: Sequence[ChangedItem], now: datetime
 ) -> int:
@@ -213,16 +197,10 @@ def _apply_changes(
     leads = _lead_items(conn, set(stored.values())) & changes.keys()
     updates = sorted(((stored[i], changes[i].entry) for i in leads), key=lambda u: u[0])
     _update_lead_stories(conn, updates, now)
-    published = tags.published_times(conn, stored.values())
-    _add_topics(
-        conn,
-        [(stored[c.item_id], topic) for c in changes.values() for topic in c.topics],
-        published,
-    )
+    tags.add_topics(conn, [(stored[c.item_id], t) for c in changes.values() for t in c.topics])
     tags.add_areas(
         conn,
         [(stored[c.item_id], a, VIA_MENTION) for c in changes.values() for a in c.mentioned],
-        published,
     )
     return len(changes)
 

@@ -39,9 +39,10 @@ from aggregator.storage.schema import (
     VIA_SOURCE,
     band_sets,
     items,
+    story_areas,
     story_topics,
 )
-from aggregator.storage.sql import driver_rows, insert_ignore_rows
+from aggregator.storage.sql import driver_rows
 from aggregator.update import Updater
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -356,6 +357,26 @@ def test_bulk_loaded_stories_are_candidates_like_ingested_ones(storage: Storage)
     assert storage.counts() == {"feeds": 3, "items": 3, "stories": 2}
 
 
+def test_tags_copy_their_story_time_and_skip_a_story_that_is_gone(storage: Storage) -> None:
+    ingest(storage, KUZMINKI, [entry("k1", *METRO, NOW - timedelta(days=3))])
+    [story] = storage.stories(StoryQuery())
+    with storage._engine.begin() as conn:
+        tags.add_topics(conn, [(story.id, "transport"), (story.id + 1, "transport")])
+        tags.add_areas(
+            conn, [(story.id, "kuzminki", VIA_MENTION), (story.id + 1, "arbat", VIA_SOURCE)]
+        )
+        tags.add_areas(conn, [(story.id, "kuzminki", VIA_SOURCE)])  # a source tag wins
+    with storage._engine.connect() as conn:
+        topics = conn.execute(sa.select(story_topics))
+        areas = conn.execute(sa.select(story_areas))
+        assert [tuple(row) for row in topics] == [(story.id, "transport", story.published)]
+        assert [tuple(row) for row in areas] == [
+            (story.id, "kuzminki", VIA_SOURCE, story.published)
+        ]
+    [tagged] = storage.stories(StoryQuery(topics=frozenset({"transport"})))
+    assert tagged.id == story.id and tagged.published == NOW - timedelta(days=3)
+
+
 def test_deleting_a_story_deletes_its_band_and_stem_rows(storage: Storage) -> None:
     """The band, search and tag tables have no cascading foreign key: the delete path clears
     them."""
@@ -363,11 +384,8 @@ def test_deleting_a_story_deletes_its_band_and_stem_rows(storage: Storage) -> No
     ingest(storage, M24, [entry("m1", "Парковка будет бесплатной", "В праздник бесплатно.")])
     metro, parking = sorted(s.id for s in storage.stories(StoryQuery()))
     with storage._engine.begin() as conn:
-        published = tags.published_times(conn, [metro, parking])
-        pairs = [(metro, "transport"), (parking, "transport")]
-        insert_ignore_rows(conn, story_topics, tags.tag_rows(conn, "topic", pairs, published))
-        areas = [(metro, "kuzminki", VIA_SOURCE), (parking, "tverskoy", VIA_MENTION)]
-        tags.add_areas(conn, areas, published)
+        tags.add_topics(conn, [(metro, "transport"), (parking, "transport")])
+        tags.add_areas(conn, [(metro, "kuzminki", VIA_SOURCE), (parking, "tverskoy", VIA_MENTION)])
     with storage._engine.begin() as conn:
         conn.execute(sa.delete(items).where(items.c.story_id == metro))
         writes._delete_stories(conn, [metro])
