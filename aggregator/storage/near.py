@@ -117,11 +117,6 @@ class BandMirror:
         self.read_through = rows[-1][0]
         return len(rows) == CATCH_UP_BATCH  # a short batch is the last: one query, not two
 
-    def refresh(self, conn: Connection) -> None:
-        """`catch_up` under the lock, for this process's own writes."""
-        with self.lock:
-            self.catch_up(conn)
-
     def reset(self) -> None:
         """Forget everything: the next lookup reads all band sets again."""
         with self.lock:

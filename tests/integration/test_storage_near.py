@@ -163,9 +163,9 @@ def test_a_mirror_skips_band_sets_another_thread_added_after_its_request(
     try:
         with engine.connect() as conn:
             rows = driver_rows(conn, *mirror.catch_up_request())
-            mirror.refresh(conn)  # another thread catches up between the request and its rows
+            mirror.catch_up(conn)  # another thread catches up between the request and its rows
             mirror.caught_up(conn, rows)
-            plain.refresh(conn)
+            plain.catch_up(conn)
     finally:
         engine.dispose()
     assert len(rows) == 2
