@@ -303,7 +303,8 @@ class Storage:
     def record_outcomes(self, batch: Sequence[FeedOutcome]) -> None:
         """Record several attempts (as `record_outcome` each) in one transaction."""
         if batch:
-            with self._write() as conn:
+            # Pipelined: one round trip for the batch on PostgreSQL, not one per feed.
+            with self._write() as conn, pipelined(conn):
                 outcomes.write(conn, batch)
 
     @_guarded
